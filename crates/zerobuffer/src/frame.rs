@@ -1,0 +1,67 @@
+//! A frame handed out by the reader: a view of the ring that gives its space back on drop.
+
+use std::fmt;
+use std::ops::Deref;
+
+use crate::reader::Reader;
+
+/// One received frame, borrowing the bytes in shared memory (no copy).
+///
+/// The writer may reuse the frame's space only after the frame is dropped. Dropping frames
+/// out of order is fine: space is returned in ring order as soon as it is contiguous.
+pub struct Frame<'a> {
+    reader: &'a Reader,
+    data: &'a [u8],
+    sequence: u64,
+    ticket: u64,
+}
+
+impl<'a> Frame<'a> {
+    pub(crate) fn new(reader: &'a Reader, data: &'a [u8], sequence: u64, ticket: u64) -> Self {
+        Frame {
+            reader,
+            data,
+            sequence,
+            ticket,
+        }
+    }
+
+    /// The sequence number from the frame header (1 for a writer's first frame).
+    pub fn sequence(&self) -> u64 {
+        self.sequence
+    }
+
+    /// The frame's data, borrowed from shared memory.
+    pub fn data(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Deref for Frame<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl AsRef<[u8]> for Frame<'_> {
+    fn as_ref(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Drop for Frame<'_> {
+    fn drop(&mut self) {
+        self.reader.release(self.ticket);
+    }
+}
+
+impl fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Frame")
+            .field("sequence", &self.sequence)
+            .field("len", &self.data.len())
+            .finish()
+    }
+}

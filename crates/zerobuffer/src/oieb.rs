@@ -1,0 +1,165 @@
+//! Typed access to the OIEB of a mapped segment (protocol.md §2).
+//!
+//! Single-owner fields use `Release` stores and `Acquire` loads; `payload_free_bytes`, the one
+//! field both sides change, only ever moves by atomic read-modify-write.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::error::{Error, Result};
+use crate::layout::{oieb as off, OIEB_SIZE, PROTOCOL_VERSION};
+use crate::shm::SharedMemory;
+
+/// A decoded copy of every OIEB field, as `zerobuffer inspect` shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OiebSnapshot {
+    pub oieb_size: u32,
+    pub version: [u8; 4],
+    pub metadata_size: u64,
+    pub metadata_free_bytes: u64,
+    pub metadata_written_bytes: u64,
+    pub payload_size: u64,
+    pub payload_free_bytes: u64,
+    pub payload_write_pos: u64,
+    pub payload_read_pos: u64,
+    pub payload_written_count: u64,
+    pub payload_read_count: u64,
+    pub writer_pid: u64,
+    pub reader_pid: u64,
+}
+
+/// The OIEB of one mapping.
+#[derive(Clone, Copy)]
+pub(crate) struct Oieb<'a> {
+    shm: &'a SharedMemory,
+}
+
+macro_rules! fields {
+    ($($get:ident / $set:ident => $offset:ident;)*) => {
+        $(
+            pub fn $get(&self) -> u64 {
+                self.word(off::$offset).load(Ordering::Acquire)
+            }
+            #[allow(dead_code)]
+            pub fn $set(&self, value: u64) {
+                self.word(off::$offset).store(value, Ordering::Release)
+            }
+        )*
+    };
+}
+
+impl<'a> Oieb<'a> {
+    pub fn new(shm: &'a SharedMemory) -> Self {
+        debug_assert!(shm.len() >= OIEB_SIZE);
+        Oieb { shm }
+    }
+
+    pub fn word(&self, offset: usize) -> &'a AtomicU64 {
+        self.shm.atomic_u64(offset)
+    }
+
+    fields! {
+        metadata_size / set_metadata_size => METADATA_SIZE;
+        metadata_free_bytes / set_metadata_free_bytes => METADATA_FREE_BYTES;
+        metadata_written_bytes / set_metadata_written_bytes => METADATA_WRITTEN_BYTES;
+        payload_size / set_payload_size => PAYLOAD_SIZE;
+        payload_free_bytes / set_payload_free_bytes => PAYLOAD_FREE_BYTES;
+        write_pos / set_write_pos => PAYLOAD_WRITE_POS;
+        read_pos / set_read_pos => PAYLOAD_READ_POS;
+        written_count / set_written_count => PAYLOAD_WRITTEN_COUNT;
+        read_count / set_read_count => PAYLOAD_READ_COUNT;
+        writer_pid / set_writer_pid => WRITER_PID;
+        reader_pid / set_reader_pid => READER_PID;
+    }
+
+    pub fn add_free_bytes(&self, n: u64) {
+        self.word(off::PAYLOAD_FREE_BYTES)
+            .fetch_add(n, Ordering::AcqRel);
+    }
+
+    pub fn sub_free_bytes(&self, n: u64) {
+        self.word(off::PAYLOAD_FREE_BYTES)
+            .fetch_sub(n, Ordering::AcqRel);
+    }
+
+    /// Counters have a single writer, so load + store is enough (no RMW needed).
+    pub fn bump_written_count(&self) {
+        self.set_written_count(self.written_count().wrapping_add(1));
+    }
+
+    pub fn bump_read_count(&self) {
+        self.set_read_count(self.read_count().wrapping_add(1));
+    }
+
+    /// Size (u32) and version bytes, the first 8 bytes of the block.
+    pub fn header(&self) -> (u32, [u8; 4]) {
+        let mut first = [0u8; 8];
+        self.shm.read_into(off::OIEB_SIZE, &mut first);
+        let size = u32::from_le_bytes(first[..4].try_into().expect("4 bytes"));
+        (size, first[4..].try_into().expect("4 bytes"))
+    }
+
+    /// Writes a fresh reader-side OIEB: sizes, full free space, zero positions and pids.
+    pub fn initialize(&self, metadata_size: u64, payload_size: u64) {
+        let mut first = [0u8; 8];
+        first[..4].copy_from_slice(&(OIEB_SIZE as u32).to_le_bytes());
+        first[4..].copy_from_slice(&PROTOCOL_VERSION);
+        self.shm.write_from(off::OIEB_SIZE, &first);
+        self.set_metadata_size(metadata_size);
+        self.set_metadata_free_bytes(metadata_size);
+        self.set_metadata_written_bytes(0);
+        self.set_payload_size(payload_size);
+        self.set_payload_free_bytes(payload_size);
+        self.set_write_pos(0);
+        self.set_read_pos(0);
+        self.set_written_count(0);
+        self.set_read_count(0);
+        self.set_writer_pid(0);
+        self.set_reader_pid(0);
+    }
+
+    /// Checks that the block describes a v1 buffer that fits the mapping (writer side, §2.1).
+    pub fn validate(&self, mapped_len: usize) -> Result<()> {
+        let (size, version) = self.header();
+        if size as usize != OIEB_SIZE {
+            return Err(Error::InvalidOieb(format!(
+                "oieb_size is {size}, expected {OIEB_SIZE}"
+            )));
+        }
+        if version[0] != PROTOCOL_VERSION[0] {
+            return Err(Error::IncompatibleVersion {
+                major: version[0],
+                minor: version[1],
+                patch: version[2],
+            });
+        }
+        let (m, p) = (self.metadata_size(), self.payload_size());
+        let needed = (OIEB_SIZE as u64)
+            .checked_add(m)
+            .and_then(|s| s.checked_add(p));
+        if p == 0 || needed.is_none_or(|n| n > mapped_len as u64) {
+            return Err(Error::InvalidOieb(format!(
+                "metadata size {m} and payload size {p} do not fit a {mapped_len}-byte segment"
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn snapshot(&self) -> OiebSnapshot {
+        let (oieb_size, version) = self.header();
+        OiebSnapshot {
+            oieb_size,
+            version,
+            metadata_size: self.metadata_size(),
+            metadata_free_bytes: self.metadata_free_bytes(),
+            metadata_written_bytes: self.metadata_written_bytes(),
+            payload_size: self.payload_size(),
+            payload_free_bytes: self.payload_free_bytes(),
+            payload_write_pos: self.write_pos(),
+            payload_read_pos: self.read_pos(),
+            payload_written_count: self.written_count(),
+            payload_read_count: self.read_count(),
+            writer_pid: self.writer_pid(),
+            reader_pid: self.reader_pid(),
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The reader: creates and owns a buffer, hands out zero-copy frames (protocol.md §3.6, §5, §7).
+
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{fence, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::config::BufferConfig;
+use crate::error::{Error, Result};
+use crate::frame::Frame;
+use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
+use crate::lock::FileLock;
+use crate::names::ObjectNames;
+use crate::oieb::{Oieb, OiebSnapshot};
+use crate::process::{current_pid, is_process_alive};
+use crate::sem::NamedSemaphore;
+use crate::shm::SharedMemory;
+use crate::stale;
+
+const HEADER: u64 = FRAME_HEADER_SIZE as u64;
+/// How long to wait for a lock briefly held by another process's stale-cleanup pass.
+const LOCK_CONTENTION_WAIT: Duration = Duration::from_millis(250);
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// The reading end of a buffer. It creates the shared memory, semaphores and lock file, and
+/// removes them again when dropped.
+///
+/// `read_frame` takes `&self`, so several [`Frame`]s may be outstanding at once; their space
+/// returns to the writer in ring order whatever order they are dropped in.
+pub struct Reader {
+    names: ObjectNames,
+    shm: SharedMemory,
+    sem_write: NamedSemaphore,
+    sem_read: NamedSemaphore,
+    lock: Option<FileLock>,
+    payload_offset: usize,
+    payload_size: u64,
+    metadata_size: u64,
+    state: Mutex<ReadState>,
+}
+
+/// Reader-private bookkeeping (never in shared memory).
+#[derive(Debug)]
+struct ReadState {
+    /// Sequence number the next frame must carry.
+    expected_sequence: u64,
+    /// Credits owed to the writer, in ring order; each is paid once everything before it is.
+    pending: VecDeque<Credit>,
+    /// Ticket of `pending[0]`.
+    first_ticket: u64,
+}
+
+#[derive(Debug)]
+struct Credit {
+    bytes: u64,
+    released: bool,
+    /// Frames post `sem-r` when paid; skipped tails never do.
+    post: bool,
+}
+
+impl Reader {
+    /// Creates buffer `name` with `config` and becomes its reader.
+    ///
+    /// Runs the stale-resource scan first, takes `/tmp/zerobuffer/NAME.lock`, replaces objects a
+    /// dead reader left behind, and stores its PID last, once everything is in place.
+    pub fn create(name: &str, config: BufferConfig) -> Result<Reader> {
+        let names = ObjectNames::new(name)?;
+        config.validate()?;
+        stale::scan_lock_files();
+        let lock = acquire_lock(&names)?;
+        let (metadata_size, payload_size) = (config.metadata_block(), config.payload_block());
+        let shm = create_segment(&names, config.total_size())?;
+        let oieb = Oieb::new(&shm);
+        oieb.initialize(metadata_size, payload_size);
+        let sem_write = NamedSemaphore::create(&names.sem_write);
+        let sem_read = NamedSemaphore::create(&names.sem_read);
+        let (sem_write, sem_read) = match (sem_write, sem_read) {
+            (Ok(w), Ok(r)) => (w, r),
+            (w, r) => {
+                let err = w.err().or(r.err()).expect("one creation failed");
+                for sem in [&names.sem_write, &names.sem_read] {
+                    let _ = NamedSemaphore::unlink(sem);
+                }
+                let _ = SharedMemory::unlink(&names.shm);
+                lock.remove();
+                return Err(Error::os(format!("create semaphores of {name:?}"), err));
+            }
+        };
+        oieb.set_reader_pid(current_pid());
+        tracing::debug!(
+            buffer = name,
+            metadata_size,
+            payload_size,
+            "reader created buffer"
+        );
+        Ok(Reader {
+            names,
+            payload_offset: OIEB_SIZE + metadata_size as usize,
+            payload_size,
+            metadata_size,
+            shm,
+            sem_write,
+            sem_read,
+            lock: Some(lock),
+            state: Mutex::new(ReadState {
+                expected_sequence: 1,
+                pending: VecDeque::new(),
+                first_ticket: 0,
+            }),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.names.buffer
+    }
+
+    /// The rounded metadata and payload sizes in use.
+    pub fn config(&self) -> BufferConfig {
+        BufferConfig::new(self.metadata_size as usize, self.payload_size as usize)
+    }
+
+    fn oieb(&self) -> Oieb<'_> {
+        Oieb::new(&self.shm)
+    }
+
+    fn state(&self) -> MutexGuard<'_, ReadState> {
+        // The state is only changed by code that cannot panic midway; a poisoned lock still
+        // holds consistent data.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Waits up to `timeout` for the next frame.
+    ///
+    /// Errors: [`Error::Timeout`] when nothing arrived and the writer may still send;
+    /// [`Error::WriterDead`] when the writer's process is gone, or it disconnected and every
+    /// frame it wrote has been read; [`Error::Sequence`] / [`Error::InvalidFrameHeader`] for a
+    /// corrupt ring. A writer that reconnects restarts at sequence 1; the reader accepts that
+    /// restart instead of reporting a sequence error (upstream readers do not).
+    pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
+        let woken = self
+            .sem_write
+            .wait(timeout)
+            .map_err(|e| Error::os("wait for data", e))?;
+        if !woken {
+            return Err(self.judge_silent_writer(timeout));
+        }
+        fence(Ordering::Acquire);
+        let oieb = self.oieb();
+        if oieb.writer_pid() == 0 && oieb.written_count() <= oieb.read_count() {
+            return Err(Error::WriterDead);
+        }
+        let mut state = self.state();
+        let (offset, header) = self.next_header(&mut state)?;
+        if header.sequence != state.expected_sequence {
+            if header.sequence == 1 {
+                tracing::debug!(
+                    buffer = self.name(),
+                    expected = state.expected_sequence,
+                    "writer restarted at sequence 1 (new writer session)"
+                );
+                state.expected_sequence = 1;
+            } else {
+                return Err(Error::Sequence {
+                    expected: state.expected_sequence,
+                    got: header.sequence,
+                });
+            }
+        }
+        self.check_bounds(offset, &header)?;
+        let total = HEADER + header.payload_size;
+        let next = offset + total;
+        oieb.set_read_pos(if next >= self.payload_size {
+            next - self.payload_size
+        } else {
+            next
+        });
+        oieb.bump_read_count();
+        state.expected_sequence += 1;
+        let ticket = push_credit(&mut state, total, true, false);
+        let data = self.shm.bytes(
+            self.payload_offset + (offset + HEADER) as usize,
+            header.payload_size as usize,
+        );
+        Ok(Frame::new(self, data, header.sequence, ticket))
+    }
+
+    /// Finds the header of the next frame, consuming a wrap marker or a marker-less short tail.
+    fn next_header(&self, state: &mut ReadState) -> Result<(u64, FrameHeader)> {
+        let oieb = self.oieb();
+        let mut offset = oieb.read_pos();
+        let mut wrapped = false;
+        loop {
+            let remaining = self.payload_size.saturating_sub(offset);
+            if remaining < HEADER && !wrapped {
+                // No marker fits in fewer than 16 bytes: the writer wrapped implicitly.
+                if remaining > 0 {
+                    push_credit(state, remaining, false, true);
+                    self.pay_credits(state);
+                }
+                offset = 0;
+                oieb.set_read_pos(0);
+                wrapped = true;
+                continue;
+            }
+            let header = self.read_header(offset);
+            if header.is_wrap_marker() {
+                if wrapped {
+                    return Err(Error::InvalidFrameHeader("Invalid frame size: 0".into()));
+                }
+                push_credit(state, remaining, false, true);
+                self.pay_credits(state);
+                offset = 0;
+                oieb.set_read_pos(0);
+                oieb.bump_read_count();
+                wrapped = true;
+                continue;
+            }
+            return Ok((offset, header));
+        }
+    }
+
+    /// Checked after the sequence, as upstream does: a frame must lie inside the ring.
+    fn check_bounds(&self, offset: u64, header: &FrameHeader) -> Result<()> {
+        if header.payload_size > self.payload_size
+            || offset + HEADER + header.payload_size > self.payload_size
+        {
+            return Err(Error::InvalidFrameHeader(format!(
+                "Frame extends past buffer boundary: readPos={offset}, frameSize={}, \
+                 payloadSize={}, writePos={}",
+                header.payload_size,
+                self.payload_size,
+                self.oieb().write_pos()
+            )));
+        }
+        Ok(())
+    }
+
+    fn read_header(&self, offset: u64) -> FrameHeader {
+        let mut bytes = [0u8; FRAME_HEADER_SIZE];
+        self.shm
+            .read_into(self.payload_offset + offset as usize, &mut bytes);
+        FrameHeader::decode(&bytes)
+    }
+
+    /// After a wait without data: is the writer gone, or is it just quiet? (protocol.md §4.2)
+    fn judge_silent_writer(&self, timeout: Duration) -> Error {
+        let oieb = self.oieb();
+        let pid = oieb.writer_pid();
+        if pid != 0 && !is_process_alive(pid) {
+            return Error::WriterDead;
+        }
+        let written = oieb.written_count();
+        if pid == 0 && written > 0 && written <= oieb.read_count() {
+            return Error::WriterDead;
+        }
+        Error::Timeout(timeout)
+    }
+
+    /// Called by a dropped [`Frame`]: marks its credit released and pays what is now payable.
+    pub(crate) fn release(&self, ticket: u64) {
+        let mut state = self.state();
+        let index = ticket.wrapping_sub(state.first_ticket) as usize;
+        if let Some(credit) = state.pending.get_mut(index) {
+            credit.released = true;
+        }
+        self.pay_credits(&mut state);
+    }
+
+    /// Gives the writer back every released credit at the head of the queue, in ring order, so
+    /// the free space it sees is always contiguous with its write position.
+    fn pay_credits(&self, state: &mut ReadState) {
+        let oieb = self.oieb();
+        while state.pending.front().is_some_and(|c| c.released) {
+            let credit = state.pending.pop_front().expect("front exists");
+            state.first_ticket = state.first_ticket.wrapping_add(1);
+            oieb.add_free_bytes(credit.bytes);
+            if credit.post {
+                fence(Ordering::Release);
+                if let Err(e) = self.sem_read.post() {
+                    tracing::error!(buffer = self.name(), error = %e, "sem_post(sem-r) failed");
+                }
+            }
+        }
+    }
+
+    /// The metadata the writer stored, without its 8-byte length prefix; empty if none.
+    pub fn metadata(&self) -> Result<Vec<u8>> {
+        let oieb = self.oieb();
+        let written = oieb.metadata_written_bytes();
+        if written == 0 {
+            return Ok(Vec::new());
+        }
+        let mut prefix = [0u8; METADATA_PREFIX_SIZE];
+        self.shm.read_into(OIEB_SIZE, &mut prefix);
+        let len = u64::from_le_bytes(prefix);
+        let limit = written.min(self.metadata_size);
+        if len > limit.saturating_sub(METADATA_PREFIX_SIZE as u64) {
+            return Err(Error::InvalidMetadata {
+                prefix: len,
+                written,
+            });
+        }
+        Ok(self
+            .shm
+            .bytes(OIEB_SIZE + METADATA_PREFIX_SIZE, len as usize)
+            .to_vec())
+    }
+
+    /// True if a writer is attached and its process is alive.
+    pub fn is_writer_connected(&self) -> bool {
+        is_process_alive(self.oieb().writer_pid())
+    }
+
+    /// Polls every 100 ms until a live writer is attached or `timeout` passes.
+    pub fn wait_for_writer(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if self.is_writer_connected() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            thread::sleep(POLL_INTERVAL.min(deadline - now));
+        }
+    }
+
+    /// A copy of the control block as it is now.
+    pub fn oieb_snapshot(&self) -> OiebSnapshot {
+        self.oieb().snapshot()
+    }
+
+    /// Frames committed by writers but not yet taken by this reader (the `sem-w` value).
+    pub fn pending_frames(&self) -> Result<u64> {
+        let value = self
+            .sem_write
+            .value()
+            .map_err(|e| Error::os("sem_getvalue(sem-w)", e))?;
+        Ok(value.max(0) as u64)
+    }
+
+    /// Tokens in the "space available" semaphore (`sem-r`), mostly for diagnostics and tests.
+    pub fn space_signals(&self) -> Result<u64> {
+        let value = self
+            .sem_read
+            .value()
+            .map_err(|e| Error::os("sem_getvalue(sem-r)", e))?;
+        Ok(value.max(0) as u64)
+    }
+}
+
+fn push_credit(state: &mut ReadState, bytes: u64, post: bool, released: bool) -> u64 {
+    let ticket = state.first_ticket.wrapping_add(state.pending.len() as u64);
+    state.pending.push_back(Credit {
+        bytes,
+        released,
+        post,
+    });
+    ticket
+}
+
+fn acquire_lock(names: &ObjectNames) -> Result<FileLock> {
+    let deadline = Instant::now() + LOCK_CONTENTION_WAIT;
+    loop {
+        match FileLock::try_acquire(&names.lock_file, true) {
+            Ok(Some(lock)) => return Ok(lock),
+            Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(10)),
+            Ok(None) => return Err(Error::ReaderAlreadyConnected(names.buffer.clone())),
+            Err(e) => {
+                return Err(Error::os(
+                    format!("lock file {}", names.lock_file.display()),
+                    e,
+                ))
+            }
+        }
+    }
+}
+
+/// `shm_open(O_EXCL)`; an existing segment is replaced unless a live reader owns it.
+fn create_segment(names: &ObjectNames, size: u64) -> Result<SharedMemory> {
+    match SharedMemory::create(&names.shm, size) {
+        Ok(shm) => return Ok(shm),
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            return Err(Error::os(
+                format!("create shared memory {:?}", names.buffer),
+                e,
+            ))
+        }
+        Err(_) => {}
+    }
+    if let Ok(old) = SharedMemory::open(&names.shm) {
+        if old.len() >= OIEB_SIZE {
+            let oieb = Oieb::new(&old);
+            let pid = oieb.reader_pid();
+            if pid != 0 && is_process_alive(pid) {
+                return Err(Error::ReaderAlreadyConnected(names.buffer.clone()));
+            }
+            // Tell a writer still attached to the old segment that its reader is gone.
+            oieb.set_reader_pid(0);
+        }
+    }
+    tracing::info!(buffer = %names.buffer, "replacing resources left by a dead reader");
+    let _ = SharedMemory::unlink(&names.shm);
+    for sem in [&names.sem_write, &names.sem_read] {
+        let _ = NamedSemaphore::unlink(sem);
+    }
+    SharedMemory::create(&names.shm, size)
+        .map_err(|e| Error::os(format!("create shared memory {:?}", names.buffer), e))
+}
+
+impl Drop for Reader {
+    fn drop(&mut self) {
+        self.oieb().set_reader_pid(0);
+        let _ = SharedMemory::unlink(&self.names.shm);
+        let _ = NamedSemaphore::unlink(&self.names.sem_write);
+        let _ = NamedSemaphore::unlink(&self.names.sem_read);
+        if let Some(lock) = self.lock.take() {
+            lock.remove();
+        }
+        tracing::debug!(buffer = self.name(), "reader closed buffer");
+    }
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reader")
+            .field("name", &self.names.buffer)
+            .field("metadata_size", &self.metadata_size)
+            .field("payload_size", &self.payload_size)
+            .finish()
+    }
+}
