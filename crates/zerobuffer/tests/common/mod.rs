@@ -29,3 +29,5 @@ pub fn assert_clean(name: &str) {
     let left = leftovers(name);
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+pub mod peer;
