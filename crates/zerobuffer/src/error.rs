@@ -90,6 +90,11 @@ pub enum Error {
     #[error("timed out after {0:?}")]
     Timeout(std::time::Duration),
 
+    /// A duplex response did not answer the oldest outstanding request (`expected` is `None`
+    /// when no request was outstanding). Requests and responses correlate by order only.
+    #[error("Unexpected response: expected sequence {expected:?}, got {got}")]
+    UnexpectedResponse { expected: Option<u64>, got: u64 },
+
     /// A second zero-copy slot was requested while one is still outstanding, or a similar misuse.
     #[error("invalid operation: {0}")]
     InvalidOperation(&'static str),

@@ -27,6 +27,7 @@
 compile_error!("zerobuffer supports Linux (glibc) only");
 
 mod config;
+pub mod duplex;
 mod error;
 mod frame;
 mod inspect;
@@ -44,6 +45,7 @@ pub mod testdata;
 mod writer;
 
 pub use config::{align_to_block, BufferConfig, BLOCK_ALIGNMENT};
+pub use duplex::{DuplexClient, DuplexServer, ProcessingMode};
 pub use error::{Error, Result};
 pub use frame::Frame;
 pub use inspect::{inspect, BufferInfo};
