@@ -41,7 +41,14 @@ pub struct PeerProcess {
 impl PeerProcess {
     /// Starts `py_peer.py ARGS` with piped stdout (stderr goes to the test's stderr).
     pub fn spawn(python: &PathBuf, args: &[String]) -> Self {
-        let script = repo_root().join("crates/zerobuffer/tests/peers/py_peer.py");
+        Self::spawn_script(python, "py_peer.py", args)
+    }
+
+    /// Starts `tests/peers/SCRIPT ARGS` with piped stdout.
+    pub fn spawn_script(python: &PathBuf, script: &str, args: &[String]) -> Self {
+        let script = repo_root()
+            .join("crates/zerobuffer/tests/peers")
+            .join(script);
         let mut child = Command::new(python)
             .arg(script)
             .args(args)

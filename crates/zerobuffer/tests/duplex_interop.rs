@@ -1,0 +1,92 @@
+//! DuplexChannel interop with the real Python peer (`zerobuffer.duplex` from PyPI
+//! `zerobuffer-ipc` 1.3.0): Rust client ↔ Python echo server and Python client ↔ Rust echo
+//! server, 1,000 requests of mixed sizes, every response checked against its request.
+
+mod common;
+
+use std::time::Duration;
+
+use common::peer::{python_peer, PeerProcess};
+use common::{assert_clean, unique_name};
+use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
+use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode};
+
+const REQUESTS: u64 = 1_000;
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Size of request `i`, the same formula as py_duplex.py.
+fn request_size(i: u64) -> usize {
+    1 + ((i * 7919) % 20_000) as usize
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+fn assert_channel_clean(channel: &str) {
+    assert_clean(&request_buffer_name(channel));
+    assert_clean(&response_buffer_name(channel));
+}
+
+#[test]
+fn rust_client_to_python_echo_server() {
+    let Some(python) = python_peer() else { return };
+    let channel = unique_name("dx_pyserver");
+    let mut server = PeerProcess::spawn_script(
+        &python,
+        "py_duplex.py",
+        &strings(&["server", &channel, "--timeout-s", "3"]),
+    );
+    server.expect_line("READY", Duration::from_secs(30));
+    {
+        let client = DuplexClient::connect(&channel, WAIT).unwrap();
+        for i in 1..=REQUESTS {
+            let seq = client
+                .send_request(&frame_data(request_size(i), i))
+                .unwrap();
+            assert_eq!(seq, i);
+            let response = client.receive_response(WAIT).unwrap();
+            assert_eq!(response.sequence(), seq);
+            assert_eq!(response.len(), request_size(i), "response {i}");
+            assert_eq!(
+                first_frame_data_mismatch(&response, i),
+                None,
+                "response {i}"
+            );
+        }
+    }
+    // Our client left: the Python server sees its writer gone and ends.
+    let (status, lines) = server.finish(Duration::from_secs(60));
+    assert!(status.success(), "Python server failed: {lines:?}");
+    let summary: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+    assert_eq!(summary["handled"], REQUESTS);
+    assert_channel_clean(&channel);
+}
+
+#[test]
+fn python_client_to_rust_echo_server() {
+    let Some(python) = python_peer() else { return };
+    let channel = unique_name("dx_pyclient");
+    {
+        let mut server = DuplexServer::new(&channel, BufferConfig::new(4096, 1 << 20)).unwrap();
+        server
+            .start(ProcessingMode::SingleThread, |req| req.to_vec())
+            .unwrap();
+        let client = PeerProcess::spawn_script(
+            &python,
+            "py_duplex.py",
+            &strings(&["client", &channel, "--requests", &REQUESTS.to_string()]),
+        );
+        let (status, lines) = client.finish(Duration::from_secs(120));
+        assert!(status.success(), "Python client failed: {lines:?}");
+        let summary: serde_json::Value = serde_json::from_str(lines.last().unwrap()).unwrap();
+        assert_eq!(summary["errors"], serde_json::json!([]));
+        assert!(
+            server.is_running(),
+            "the server keeps serving after its client left"
+        );
+        server.stop().unwrap();
+    }
+    assert_channel_clean(&channel);
+}
