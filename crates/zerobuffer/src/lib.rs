@@ -44,6 +44,13 @@ mod stale;
 pub mod testdata;
 mod writer;
 
+/// Not part of the API: the raw named semaphore, for the benchmark that measures the
+/// cross-process wake-up floor beside the duplex round trip.
+#[doc(hidden)]
+pub mod bench_support {
+    pub use crate::sem::NamedSemaphore;
+}
+
 pub use config::{align_to_block, BufferConfig, BLOCK_ALIGNMENT};
 pub use duplex::{DuplexClient, DuplexServer, ProcessingMode};
 pub use error::{Error, Result};

@@ -245,14 +245,19 @@ impl Reader {
     }
 
     /// After a wait without data: is the writer gone, or is it just quiet? (protocol.md §4.2)
+    ///
+    /// A dead writer PID is `WriterDead`. A cleared PID means a graceful exit; it is
+    /// `WriterDead` once a writer has written something (the counts say so) and no frame is
+    /// left: the `sem-w` value is 0. Upstream compares the counts instead, which never settles
+    /// after a Python writer (it counts marker-less wraps, protocol.md §12.6). The PID is read
+    /// before the semaphore: a writer posts its last frame before clearing its PID.
     fn judge_silent_writer(&self, timeout: Duration) -> Error {
         let oieb = self.oieb();
         let pid = oieb.writer_pid();
         if pid != 0 && !is_process_alive(pid) {
             return Error::WriterDead;
         }
-        let written = oieb.written_count();
-        if pid == 0 && written > 0 && written <= oieb.read_count() {
+        if pid == 0 && oieb.written_count() > 0 && self.sem_write.value().is_ok_and(|v| v <= 0) {
             return Error::WriterDead;
         }
         Error::Timeout(timeout)

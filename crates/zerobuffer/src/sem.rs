@@ -5,7 +5,7 @@ use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// An open named semaphore; closed (not unlinked) on drop.
-pub(crate) struct NamedSemaphore {
+pub struct NamedSemaphore {
     sem: *mut libc::sem_t,
 }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{assert_clean, unique_name};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
-use zerobuffer::testdata::{first_frame_data_mismatch, fill_frame_data, frame_data};
+use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, frame_data};
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, ProcessingMode};
 
 const CONFIG: BufferConfig = BufferConfig::new(4096, 1 << 20);
@@ -15,7 +15,9 @@ const WAIT: Duration = Duration::from_secs(5);
 
 fn echo_server(channel: &str) -> DuplexServer {
     let mut server = DuplexServer::new(channel, CONFIG).unwrap();
-    server.start(ProcessingMode::SingleThread, |req| req.to_vec()).unwrap();
+    server
+        .start(ProcessingMode::SingleThread, |req| req.to_vec())
+        .unwrap();
     server
 }
 
@@ -122,9 +124,14 @@ fn client_learns_that_the_server_stopped() {
     server.stop().unwrap();
     assert!(!server.is_running());
     assert!(!client.is_server_connected());
-    let err = client.receive_response(Duration::from_millis(200)).unwrap_err();
+    let err = client
+        .receive_response(Duration::from_millis(200))
+        .unwrap_err();
     assert!(matches!(err, Error::WriterDead), "{err}");
-    assert!(matches!(client.send_request(b"two"), Err(Error::ReaderDead)));
+    assert!(matches!(
+        client.send_request(b"two"),
+        Err(Error::ReaderDead)
+    ));
 }
 
 #[test]
@@ -134,7 +141,9 @@ fn server_serves_the_next_client_after_one_leaves() {
     for round in 0..3u64 {
         let client = DuplexClient::connect(&channel, WAIT).unwrap();
         for i in 1..=5u64 {
-            client.send_request(&frame_data(64, round * 10 + i)).unwrap();
+            client
+                .send_request(&frame_data(64, round * 10 + i))
+                .unwrap();
             let r = client.receive_response(WAIT).unwrap();
             assert_eq!(r.sequence(), i);
             assert_eq!(first_frame_data_mismatch(&r, round * 10 + i), None);
@@ -166,8 +175,13 @@ fn full_response_ring_blocks_the_server_until_the_client_reads() {
         client.send_request(&frame_data(4096, i)).unwrap();
     }
     thread::sleep(Duration::from_millis(300));
-    let snap = zerobuffer::inspect(&request_buffer_name(&channel)).unwrap().oieb;
-    assert!(snap.payload_read_count < 12, "the server must be blocked on the full response ring");
+    let snap = zerobuffer::inspect(&request_buffer_name(&channel))
+        .unwrap()
+        .oieb;
+    assert!(
+        snap.payload_read_count < 12,
+        "the server must be blocked on the full response ring"
+    );
     for i in 1..=12u64 {
         let r = client.receive_response(WAIT).unwrap();
         assert_eq!(r.sequence(), i);
@@ -191,15 +205,26 @@ fn handler_without_response_stops_the_server_with_an_error() {
     assert!(!server.is_running());
     let errors = server.take_errors();
     assert!(
-        errors.iter().any(|e| e.to_string().contains("without a response")),
+        errors
+            .iter()
+            .any(|e| e.to_string().contains("without a response")),
         "{errors:?}"
     );
 }
 
 #[test]
 fn invalid_channel_names_are_rejected() {
-    assert!(matches!(DuplexServer::new("a/b", CONFIG), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        DuplexServer::new("a/b", CONFIG),
+        Err(Error::InvalidName { .. })
+    ));
     let too_long = "c".repeat(240);
-    assert!(matches!(DuplexServer::new(&too_long, CONFIG), Err(Error::InvalidName { .. })));
-    assert!(matches!(DuplexClient::connect("", WAIT), Err(Error::InvalidName { .. })));
+    assert!(matches!(
+        DuplexServer::new(&too_long, CONFIG),
+        Err(Error::InvalidName { .. })
+    ));
+    assert!(matches!(
+        DuplexClient::connect("", WAIT),
+        Err(Error::InvalidName { .. })
+    ));
 }

@@ -112,6 +112,13 @@ fn read_and_verify(reader: &Reader) -> Result<u64, (u64, Error)> {
     Ok(FRAMES)
 }
 
+/// The Python writer has closed: the reader must say so (`WriterDead`), not just time out,
+/// although that writer counts marker-less wraps and so leaves the counts unequal (§12.6).
+fn assert_writer_departure_seen(reader: &Reader) {
+    let err = reader.read_frame(Duration::from_millis(200)).unwrap_err();
+    assert!(matches!(err, Error::WriterDead), "after the writer closed: {err}");
+}
+
 #[test]
 fn python_zero_copy_writer_to_rust_reader() {
     let Some(python) = python_peer() else { return };
@@ -123,6 +130,7 @@ fn python_zero_copy_writer_to_rust_reader() {
         let (status, lines) = peer.finish(PEER_DEADLINE);
         assert_eq!(read.map_err(|(i, e)| format!("frame {i}: {e}")), Ok(FRAMES));
         assert!(status.success(), "Python writer failed: {lines:?}");
+        assert_writer_departure_seen(&reader);
     }
     assert_clean(&name);
 }
@@ -138,6 +146,7 @@ fn python_copying_writer_to_rust_reader() {
         let (status, lines) = peer.finish(PEER_DEADLINE);
         assert_eq!(read.map_err(|(i, e)| format!("frame {i}: {e}")), Ok(FRAMES));
         assert!(status.success(), "Python writer failed: {lines:?}");
+        assert_writer_departure_seen(&reader);
     }
     assert_clean(&name);
 }
