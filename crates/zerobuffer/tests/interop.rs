@@ -116,7 +116,10 @@ fn read_and_verify(reader: &Reader) -> Result<u64, (u64, Error)> {
 /// although that writer counts marker-less wraps and so leaves the counts unequal (§12.6).
 fn assert_writer_departure_seen(reader: &Reader) {
     let err = reader.read_frame(Duration::from_millis(200)).unwrap_err();
-    assert!(matches!(err, Error::WriterDead), "after the writer closed: {err}");
+    assert!(
+        matches!(err, Error::WriterDead),
+        "after the writer closed: {err}"
+    );
 }
 
 #[test]

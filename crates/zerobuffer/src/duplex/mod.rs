@@ -9,6 +9,22 @@
 //! Only [`ProcessingMode::SingleThread`] exists: it is the only mode the protocol defines
 //! (the other implementations reject their `ThreadPool` mode at start), and concurrent
 //! handlers would break the order-based correlation.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode};
+//!
+//! let mut server = DuplexServer::new("resize", BufferConfig::new(4096, 1 << 20))?;
+//! server.start(ProcessingMode::SingleThread, |request| request.to_vec())?; // echo
+//!
+//! let client = DuplexClient::connect("resize", Duration::from_secs(5))?;
+//! let seq = client.send_request(b"frame bytes")?;
+//! let response = client.receive_response(Duration::from_secs(5))?;
+//! assert_eq!((response.sequence(), &*response), (seq, &b"frame bytes"[..]));
+//! drop(response);
+//! server.stop()?;
+//! # Ok::<(), zerobuffer::Error>(())
+//! ```
 
 mod client;
 mod server;
