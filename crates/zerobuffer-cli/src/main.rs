@@ -1,1 +1,194 @@
-fn main() {}
+//! `zerobuffer`: read, write, inspect and clean ZeroBuffer shared-memory buffers.
+//!
+//! This file holds the command line (clap) and the dispatch; every command lives in its own
+//! module. Errors end up here: one line `zerobuffer: error: ...` on stderr and exit status 1
+//! (clap's own usage errors exit with 2; a run stopped by SIGINT/SIGTERM exits with 128 + signal).
+
+mod clean;
+mod inspect;
+mod read;
+mod signals;
+mod sizes;
+mod summary;
+mod write;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::sizes::FrameSizes;
+
+/// Read, write, inspect and clean ZeroBuffer shared-memory buffers (protocol v1.0.0).
+///
+/// Frames written by `write` and checked by `read --validate` use the cross-language test
+/// pattern: frame number i (1-based, also its sequence number) has byte j = (j + i) % 256.
+/// Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to see more than warnings.
+#[derive(Debug, Parser)]
+#[command(name = "zerobuffer", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Read(ReadArgs),
+    Write(WriteArgs),
+    Inspect(InspectArgs),
+    Clean(CleanArgs),
+}
+
+/// Create buffer NAME as its reader and read frames from a writer.
+///
+/// Without --frames the run ends normally when the writer leaves (closes or dies) after at
+/// least one frame. Prints a summary on stdout (also when the run fails after the buffer was
+/// created). The buffer is removed again on exit, including on SIGINT/SIGTERM.
+#[derive(Debug, Args)]
+pub struct ReadArgs {
+    /// Buffer name (no '/', at most 245 bytes)
+    pub name: String,
+    /// Size of the metadata block in bytes (rounded up to a multiple of 64)
+    #[arg(long, value_name = "B", default_value_t = 1024)]
+    pub metadata_size: usize,
+    /// Size of the payload ring in bytes (rounded up to a multiple of 64)
+    #[arg(long, value_name = "B", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub payload_size: u64,
+    /// Read exactly N frames; the writer leaving earlier is an error
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub frames: Option<u64>,
+    /// Longest wait for each frame, in milliseconds; no frame within it is an error
+    #[arg(long, value_name = "T", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+    /// Check every frame against the test pattern and the sequence numbers
+    /// (a new writer restarting at sequence 1 is accepted); errors make the exit status 1
+    #[arg(long)]
+    pub validate: bool,
+    /// Print the summary as one JSON object: frames, bytes, sequence_errors, pattern_errors,
+    /// metadata_len, elapsed_ms
+    #[arg(long)]
+    pub json: bool,
+    /// Create this file (containing the reader's pid) once the buffer exists, so that scripts
+    /// can start the writer after it; the file is left in place
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+}
+
+/// Connect to buffer NAME as its writer and write test-pattern frames.
+///
+/// Waits up to --timeout-ms for the buffer to appear (the reader may still be starting).
+/// Frame i (1-based) is i's sequence number and holds byte j = (j + i) % 256.
+#[derive(Debug, Args)]
+pub struct WriteArgs {
+    /// Buffer name (no '/', at most 245 bytes)
+    pub name: String,
+    /// Number of frames to write
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub frames: u64,
+    /// Size of every frame in bytes
+    #[arg(long, value_name = "S", default_value_t = 1024, conflicts_with = "sizes",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub size: u64,
+    /// Cycle the frame sizes: frame i has MIN + (i-1) % (MAX-MIN+1) bytes, i.e. MIN, MIN+1,
+    /// ..., MAX, MIN, ... (1 <= MIN <= MAX)
+    #[arg(long, value_name = "MIN..MAX")]
+    pub sizes: Option<FrameSizes>,
+    /// Store TEXT (UTF-8 bytes) as the buffer's metadata before the first frame
+    #[arg(long, value_name = "TEXT")]
+    pub metadata: Option<String>,
+    /// Connect deadline and write timeout in milliseconds (longest wait for space per frame)
+    #[arg(long, value_name = "T", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+    /// Print the summary as one JSON object: frames, bytes, sequence_errors, pattern_errors,
+    /// metadata_len, elapsed_ms
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Show the control block (OIEB) of buffer NAME and whether its processes are alive.
+///
+/// Read-only: attaches neither as reader nor as writer.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Buffer name (no '/', at most 245 bytes)
+    pub name: String,
+    /// Print one JSON object instead of a table
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Remove resources left behind by dead readers and writers.
+///
+/// With NAME, looks at that buffer only; without, at every buffer found in /tmp/zerobuffer
+/// and /dev/shm. Resources of a live reader or writer are never touched.
+#[derive(Debug, Args)]
+pub struct CleanArgs {
+    /// Buffer name; all buffers if omitted
+    pub name: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    if let Err(e) = signals::install() {
+        eprintln!("zerobuffer: error: cannot install signal handlers: {e}");
+        return ExitCode::FAILURE;
+    }
+    let result = match cli.command {
+        Command::Read(args) => read::run(&args),
+        Command::Write(args) => write::run(&args),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Clean(args) => clean::run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(stop) = e.downcast_ref::<signals::Interrupted>() {
+                eprintln!("zerobuffer: {stop}");
+                return ExitCode::from(stop.exit_status());
+            }
+            eprintln!("zerobuffer: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The anyhow chain joined by ": ", kept on a single line.
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}").replace('\n', " ")
+}
+
+fn init_logging() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn size_and_sizes_exclude_each_other() {
+        let parsed =
+            Cli::try_parse_from(["zerobuffer", "write", "b", "--size", "4", "--sizes", "1..2"]);
+        assert!(parsed.is_err());
+        let parsed = Cli::try_parse_from(["zerobuffer", "write", "b", "--sizes", "3..5"]).unwrap();
+        let Command::Write(w) = parsed.command else {
+            panic!("not a write")
+        };
+        assert_eq!(w.sizes, Some(FrameSizes::new(3, 5).unwrap()));
+    }
+}
