@@ -33,14 +33,16 @@ fn assert_channel_clean(channel: &str) {
 fn rust_client_to_python_echo_server() {
     let Some(python) = python_peer() else { return };
     let channel = unique_name("dx_pyserver");
-    let mut server = PeerProcess::spawn_script(
+    let server = PeerProcess::spawn_script(
         &python,
         "py_duplex.py",
         &strings(&["server", &channel, "--timeout-s", "3"]),
     );
-    server.expect_line("READY", Duration::from_secs(30));
     {
-        let client = DuplexClient::connect(&channel, WAIT).unwrap();
+        // Connect at once: the Python server creates its request buffer on a background
+        // thread after start returns (and Python takes a while to start), so the client must
+        // retry until it appears.
+        let client = DuplexClient::connect(&channel, Duration::from_secs(30)).unwrap();
         for i in 1..=REQUESTS {
             let seq = client
                 .send_request(&frame_data(request_size(i), i))
