@@ -1,12 +1,16 @@
-//! `zerobuffer`: read, write, inspect and clean ZeroBuffer shared-memory buffers.
+//! `zerobuffer`: read, write, inspect and clean ZeroBuffer shared-memory buffers, and serve or
+//! call a DuplexChannel.
 //!
 //! This file holds the command line (clap) and the dispatch; every command lives in its own
 //! module. Errors end up here: one line `zerobuffer: error: ...` on stderr and exit status 1
 //! (clap's own usage errors exit with 2; a run stopped by SIGINT/SIGTERM exits with 128 + signal).
 
 mod clean;
+mod duplex_echo;
+mod duplex_request;
 mod inspect;
 mod read;
+mod ready;
 mod signals;
 mod sizes;
 mod summary;
@@ -20,10 +24,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::sizes::FrameSizes;
 
-/// Read, write, inspect and clean ZeroBuffer shared-memory buffers (protocol v1.0.0).
+/// Read, write, inspect and clean ZeroBuffer shared-memory buffers (protocol v1.0.0), and serve
+/// or call a DuplexChannel (buffers CHANNEL_request and CHANNEL_response).
 ///
-/// Frames written by `write` and checked by `read --validate` use the cross-language test
-/// pattern: frame number i (1-based, also its sequence number) has byte j = (j + i) % 256.
+/// Frames written by `write` and checked by `read --validate`, and the requests of
+/// `duplex-request`, use the cross-language test pattern: frame number i (1-based, also its
+/// sequence number) has byte j = (j + i) % 256.
 /// Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) to see more than warnings.
 #[derive(Debug, Parser)]
 #[command(name = "zerobuffer", version)]
@@ -38,6 +44,8 @@ enum Command {
     Write(WriteArgs),
     Inspect(InspectArgs),
     Clean(CleanArgs),
+    DuplexEcho(DuplexEchoArgs),
+    DuplexRequest(DuplexRequestArgs),
 }
 
 /// Create buffer NAME as its reader and read frames from a writer.
@@ -131,6 +139,61 @@ pub struct CleanArgs {
     pub name: Option<String>,
 }
 
+/// Serve duplex channel CHANNEL, answering every request with its own bytes.
+///
+/// Creates CHANNEL_request and serves clients of any implementation, one after another: each
+/// request is answered, one at a time, with the same bytes after --delay-ms. Runs until
+/// SIGINT/SIGTERM, then stops the server and removes its buffer. RUST_LOG=info logs clients
+/// arriving and leaving.
+#[derive(Debug, Args)]
+pub struct DuplexEchoArgs {
+    /// Channel name: the buffers are CHANNEL_request and CHANNEL_response (no '/')
+    pub channel: String,
+    /// Size of the request buffer's metadata block in bytes (rounded up to a multiple of 64)
+    #[arg(long, value_name = "B", default_value_t = 4096)]
+    pub metadata_size: usize,
+    /// Size of the request buffer's payload ring in bytes (rounded up to a multiple of 64)
+    #[arg(long, value_name = "B", default_value_t = 1_048_576,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub payload_size: u64,
+    /// Processing time simulated for every request, in milliseconds (cut short by a signal)
+    #[arg(long, value_name = "D", default_value_t = 0)]
+    pub delay_ms: u64,
+    /// Create this file (containing the server's pid) once the request buffer exists, so that
+    /// scripts can start clients after it; the file is left in place
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+}
+
+/// Call duplex channel CHANNEL as its client and check that the server echoes every request.
+///
+/// Waits up to --timeout-ms for the server, then sends the requests one at a time: request i
+/// (1-based) holds byte j = (j + i) % 256, and its response must carry sequence i and the same
+/// bytes. Prints a summary on stdout; a mismatch or an error makes the exit status 1.
+#[derive(Debug, Args)]
+pub struct DuplexRequestArgs {
+    /// Channel name: the buffers are CHANNEL_request and CHANNEL_response (no '/')
+    pub channel: String,
+    /// Number of requests
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub requests: u64,
+    /// Size of every request in bytes
+    #[arg(long, value_name = "S", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub size: u64,
+    /// Connect deadline and longest wait for each response, in milliseconds
+    #[arg(long, value_name = "T", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_ms: u64,
+    /// Print the summary as one JSON object: requests, bytes, mismatches, elapsed_ms
+    #[arg(long)]
+    pub json: bool,
+    /// Create this file (containing the client's pid) once connected, before the first
+    /// request; the file is left in place
+    #[arg(long, value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging();
@@ -143,6 +206,8 @@ fn main() -> ExitCode {
         Command::Write(args) => write::run(&args),
         Command::Inspect(args) => inspect::run(&args),
         Command::Clean(args) => clean::run(&args),
+        Command::DuplexEcho(args) => duplex_echo::run(&args),
+        Command::DuplexRequest(args) => duplex_request::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,13 +1,12 @@
 //! `zerobuffer read`: create a buffer as its reader, read (and optionally validate) frames.
 
-use std::fs;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use zerobuffer::testdata::first_frame_data_mismatch;
 use zerobuffer::{BufferConfig, Error, Frame, Reader};
 
+use crate::ready::write_ready_file;
 use crate::signals::{self, POLL_SLICE};
 use crate::summary::Summary;
 use crate::ReadArgs;
@@ -45,15 +44,6 @@ pub fn run(args: &ReadArgs) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Tells scripts that the buffer exists: the file appears complete (write, then rename).
-fn write_ready_file(path: &Path) -> Result<()> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".partial");
-    fs::write(&partial, format!("{}\n", std::process::id()))
-        .and_then(|()| fs::rename(&partial, path))
-        .with_context(|| format!("cannot create ready file {}", path.display()))
 }
 
 struct ReadRun<'a> {
