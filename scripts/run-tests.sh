@@ -25,6 +25,8 @@ read -r passed failed < <(
                 if ($(i+1) ~ /^failed/) f += $i
             }
          }
+         # The Gherkin suite (harness = false) prints its own plain line.
+         /^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/ { p += $1; f += $3 }
          END { print p + 0, f + 0 }' "$log"
 )
 if [ "$status" -ne 0 ] || [ "$doc_status" -ne 0 ]; then

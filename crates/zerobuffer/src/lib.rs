@@ -30,6 +30,7 @@ mod config;
 pub mod duplex;
 mod error;
 mod frame;
+mod inject;
 mod inspect;
 pub mod layout;
 mod lock;
@@ -42,6 +43,8 @@ mod sem;
 mod shm;
 mod stale;
 pub mod testdata;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod writer;
 
 /// Not part of the API: the raw named semaphore, for the benchmark that measures the

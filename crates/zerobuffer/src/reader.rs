@@ -35,6 +35,8 @@ pub struct Reader {
     sem_write: NamedSemaphore,
     sem_read: NamedSemaphore,
     lock: Option<FileLock>,
+    /// Set by a simulated crash: drop then leaves everything in place, like a killed process.
+    abandoned: bool,
     payload_offset: usize,
     payload_size: u64,
     metadata_size: u64,
@@ -74,7 +76,8 @@ impl Reader {
         let shm = create_segment(&names, config.total_size())?;
         let oieb = Oieb::new(&shm);
         oieb.initialize(metadata_size, payload_size);
-        let sem_write = NamedSemaphore::create(&names.sem_write);
+        let sem_write = crate::inject::semaphore_creation(name)
+            .and_then(|()| NamedSemaphore::create(&names.sem_write));
         let sem_read = NamedSemaphore::create(&names.sem_read);
         let (sem_write, sem_read) = match (sem_write, sem_read) {
             (Ok(w), Ok(r)) => (w, r),
@@ -104,6 +107,7 @@ impl Reader {
             sem_write,
             sem_read,
             lock: Some(lock),
+            abandoned: false,
             state: Mutex::new(ReadState {
                 expected_sequence: 1,
                 pending: VecDeque::new(),
@@ -338,6 +342,12 @@ impl Reader {
         self.oieb().snapshot()
     }
 
+    /// Frames handed out by [`Reader::read_frame`] whose space has not gone back to the writer
+    /// yet (still held, or released after an older frame that is still held).
+    pub fn outstanding_frames(&self) -> usize {
+        self.state().pending.iter().filter(|c| c.post).count()
+    }
+
     /// Frames committed by writers but not yet taken by this reader (the `sem-w` value).
     pub fn pending_frames(&self) -> Result<u64> {
         let value = self
@@ -354,6 +364,16 @@ impl Reader {
             .value()
             .map_err(|e| Error::os("sem_getvalue(sem-r)", e))?;
         Ok(value.max(0) as u64)
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Reader {
+    /// Test hook: leaves the buffer exactly as a killed reader process would (objects in place,
+    /// lock released by the kernel) with `reader_pid` set to `dead_pid`.
+    pub fn simulate_crash(mut self, dead_pid: u64) {
+        self.oieb().set_reader_pid(dead_pid);
+        self.abandoned = true;
     }
 }
 
@@ -418,6 +438,11 @@ fn create_segment(names: &ObjectNames, size: u64) -> Result<SharedMemory> {
 
 impl Drop for Reader {
     fn drop(&mut self) {
+        if self.abandoned {
+            // The lock file's descriptor closes with the field (the kernel drops the flock, as
+            // at a process death); the segment, semaphores and lock file stay.
+            return;
+        }
         self.oieb().set_reader_pid(0);
         let _ = SharedMemory::unlink(&self.names.shm);
         let _ = NamedSemaphore::unlink(&self.names.sem_write);

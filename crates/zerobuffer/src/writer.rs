@@ -33,6 +33,8 @@ pub struct Writer {
     next_sequence: u64,
     metadata_written: bool,
     write_timeout: Duration,
+    /// Set by a simulated crash: drop then leaves `writer_pid` as it is.
+    abandoned: bool,
 }
 
 impl Writer {
@@ -106,6 +108,7 @@ impl Writer {
             next_sequence: 1,
             metadata_written,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            abandoned: false,
         })
     }
 
@@ -277,8 +280,21 @@ impl Writer {
     }
 }
 
+#[cfg(feature = "testing")]
+impl Writer {
+    /// Test hook: leaves the buffer exactly as a killed writer process would, with
+    /// `writer_pid` set to `dead_pid`.
+    pub fn simulate_crash(mut self, dead_pid: u64) {
+        self.oieb().set_writer_pid(dead_pid);
+        self.abandoned = true;
+    }
+}
+
 impl Drop for Writer {
     fn drop(&mut self) {
+        if self.abandoned {
+            return;
+        }
         // Only clear our own claim; never post sem-w on close (protocol.md §7.3).
         let _ = self.oieb().word(WRITER_PID).compare_exchange(
             self.pid,

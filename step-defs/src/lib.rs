@@ -1,0 +1,31 @@
+//! Step definitions of the shared ZeroBuffer suite (`features/`), in one cucumber-rs World.
+//!
+//! The local runner (`step-defs/tests/bdd.rs`) runs them in-process; the serve finds the same
+//! functions by step text through `ZbWorld::collection()`.
+
+pub mod alloc_counter;
+pub mod jobs;
+pub mod naming;
+pub mod pending;
+pub mod scale;
+mod steps;
+pub mod world;
+
+pub use world::{ReceivedFrame, ZbWorld};
+
+use cucumber::codegen::{StepConstructor as _, WorldInventory};
+
+/// The keyword and regex of every step binding, as `discover` lists them.
+pub fn step_catalogue() -> Vec<(&'static str, String)> {
+    let mut steps = Vec::new();
+    for s in cucumber::codegen::inventory::iter::<<ZbWorld as WorldInventory>::Given> {
+        steps.push(("given", (s.inner().1)().as_str().to_owned()));
+    }
+    for s in cucumber::codegen::inventory::iter::<<ZbWorld as WorldInventory>::When> {
+        steps.push(("when", (s.inner().1)().as_str().to_owned()));
+    }
+    for s in cucumber::codegen::inventory::iter::<<ZbWorld as WorldInventory>::Then> {
+        steps.push(("then", (s.inner().1)().as_str().to_owned()));
+    }
+    steps
+}

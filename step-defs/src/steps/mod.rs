@@ -1,0 +1,23 @@
+//! Step bindings, one module per area of the suite (steps.md §2 groups A–P).
+//!
+//! Conventions every module follows:
+//! - Each regex is the line of `step-defs/tests/step-patterns.txt` anchored as `^…$`, bound
+//!   under each keyword that file lists for it (several attributes on one function).
+//! - Steps whose text starts with `the 'x' process` act on `world.process(x)`; texts that
+//!   name no process the way Harmony extracts one (`a second 'writer' process …`,
+//!   subject-less texts) act on `world.current()`, where Harmony would route them.
+//! - Steps return `anyhow::Result<()>`: an error fails the step with its message.
+//! - Every wait is bounded; background (BG) steps start work in `state.jobs` and return.
+
+mod basic;
+
+use std::str::FromStr;
+
+use anyhow::{anyhow, Result};
+
+/// Parses a captured number with a message naming the step argument.
+pub(crate) fn num<T: FromStr>(text: &str) -> Result<T> {
+    text.trim()
+        .parse()
+        .map_err(|_| anyhow!("'{text}' is not a valid number"))
+}

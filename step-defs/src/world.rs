@@ -1,0 +1,277 @@
+//! The one World of the suite: per-process state keyed by the process name in the step.
+//!
+//! The local runner keeps every process of a scenario ('reader', 'writer', 'server', ...) in
+//! one World; a serve keeps only the ones whose steps reach it. Either way a step acts on the
+//! state of the process its text names, so the same step functions serve both.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use parking_lot::Mutex;
+use zerobuffer::{DuplexClient, DuplexServer, Reader, Writer};
+
+use crate::jobs::Jobs;
+use crate::naming::BufferNames;
+
+/// How long a step waits for a frame unless the step says otherwise.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a blocked write waits before it reports a full buffer, unless a step sets another.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long joining background work may take before the step fails.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A writer shared with background jobs of its process. `None` once it was closed or crashed.
+pub type SharedWriter = Arc<Mutex<Option<Writer>>>;
+
+/// A frame the process has read, copied out of the ring (the ring space is released at once,
+/// as every implementation does when its read step ends).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedFrame {
+    pub sequence: u64,
+    pub data: Vec<u8>,
+}
+
+/// Everything one named process holds.
+pub struct ProcessState {
+    pub name: String,
+    /// Mangled name of the buffer this process created or connected to last.
+    pub buffer: Option<String>,
+    pub reader: Option<Arc<Reader>>,
+    pub writer: Option<SharedWriter>,
+    pub duplex_server: Option<DuplexServer>,
+    pub duplex_client: Option<Arc<DuplexClient>>,
+    /// The frame read by the last reading step.
+    pub last_frame: Option<ReceivedFrame>,
+    /// Frames recorded by reading steps, in order (cleared by steps that start a new series).
+    pub received: Vec<ReceivedFrame>,
+    /// The error kept by an "attempts to ..." step for a later "should fail ..." step.
+    pub last_error: Option<zerobuffer::Error>,
+    /// Background work started by BG steps.
+    pub jobs: Jobs,
+    scratch: HashMap<TypeId, Box<dyn Any + Send>>,
+}
+
+impl ProcessState {
+    fn new(name: &str) -> Self {
+        ProcessState {
+            name: name.to_owned(),
+            buffer: None,
+            reader: None,
+            writer: None,
+            duplex_server: None,
+            duplex_client: None,
+            last_frame: None,
+            received: Vec::new(),
+            last_error: None,
+            jobs: Jobs::default(),
+            scratch: HashMap::new(),
+        }
+    }
+
+    /// Step-group specific state: each group keeps its own type here, created on first use.
+    pub fn scratch<T: Default + Send + 'static>(&mut self) -> &mut T {
+        self.scratch
+            .entry(TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("scratch entries are keyed by their type")
+    }
+
+    /// The reader this process owns.
+    pub fn reader(&self) -> Result<Arc<Reader>> {
+        self.reader.clone().ok_or_else(|| {
+            anyhow!(
+                "the '{}' process has no reader (no buffer created)",
+                self.name
+            )
+        })
+    }
+
+    /// The writer this process holds.
+    pub fn writer(&self) -> Result<SharedWriter> {
+        self.writer
+            .clone()
+            .ok_or_else(|| anyhow!("the '{}' process has no writer (not connected)", self.name))
+    }
+
+    /// Runs `f` with this process's writer, waiting at most `JOIN_TIMEOUT` if a background
+    /// job is using it.
+    pub fn with_writer<T>(&self, f: impl FnOnce(&mut Writer) -> T) -> Result<T> {
+        let shared = self.writer()?;
+        let mut guard = shared
+            .try_lock_for(JOIN_TIMEOUT)
+            .ok_or_else(|| anyhow!("the '{}' writer stayed busy in a background job", self.name))?;
+        let writer = guard
+            .as_mut()
+            .ok_or_else(|| anyhow!("the '{}' writer is closed", self.name))?;
+        Ok(f(writer))
+    }
+
+    /// The mangled buffer name this process works on.
+    pub fn buffer(&self) -> Result<&str> {
+        self.buffer
+            .as_deref()
+            .ok_or_else(|| anyhow!("the '{}' process has no buffer yet", self.name))
+    }
+
+    /// Takes the kept error of an "attempts to ..." step.
+    pub fn take_error(&mut self, what: &str) -> Result<zerobuffer::Error> {
+        self.last_error.take().ok_or_else(|| {
+            anyhow!(
+                "expected {what}, but the '{}' process's attempt succeeded",
+                self.name
+            )
+        })
+    }
+
+    /// Closes everything this process holds, gracefully: background work first (bounded),
+    /// then duplex endpoints, writer and reader.
+    fn close(&mut self) -> Result<()> {
+        let jobs = self.jobs.stop_all(JOIN_TIMEOUT);
+        if let Some(mut server) = self.duplex_server.take() {
+            let _ = server.stop();
+        }
+        self.duplex_client = None;
+        if let Some(writer) = self.writer.take() {
+            writer.lock().take();
+        }
+        self.reader = None;
+        jobs
+    }
+}
+
+impl fmt::Debug for ProcessState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessState")
+            .field("name", &self.name)
+            .field("buffer", &self.buffer)
+            .field("reader", &self.reader.is_some())
+            .field("writer", &self.writer.is_some())
+            .field("received", &self.received.len())
+            .field("last_error", &self.last_error)
+            .finish()
+    }
+}
+
+/// The scenario's state.
+#[derive(cucumber::World)]
+pub struct ZbWorld {
+    processes: BTreeMap<String, ProcessState>,
+    /// The process named last: subject-less steps act on it, as Harmony routes them.
+    current: Option<String>,
+    pub names: BufferNames,
+}
+
+impl ZbWorld {
+    pub fn new() -> Self {
+        ZbWorld {
+            processes: BTreeMap::new(),
+            current: None,
+            names: BufferNames::from_environment(),
+        }
+    }
+
+    /// The state of process `name`, created on first use; it becomes the current process.
+    pub fn process(&mut self, name: &str) -> &mut ProcessState {
+        self.current = Some(name.to_owned());
+        self.processes
+            .entry(name.to_owned())
+            .or_insert_with(|| ProcessState::new(name))
+    }
+
+    /// The process named by the last step that named one (for subject-less steps).
+    pub fn current(&mut self) -> Result<&mut ProcessState> {
+        let name = self
+            .current
+            .clone()
+            .context("the step names no process and no earlier step named one")?;
+        Ok(self.process(&name))
+    }
+
+    /// An existing process, without making it current.
+    pub fn existing(&mut self, name: &str) -> Result<&mut ProcessState> {
+        self.processes
+            .get_mut(name)
+            .ok_or_else(|| anyhow!("no step has used the '{name}' process yet"))
+    }
+
+    /// Every process of the scenario.
+    pub fn processes(&mut self) -> impl Iterator<Item = &mut ProcessState> {
+        self.processes.values_mut()
+    }
+
+    /// The mangled name of buffer `base` (see [`BufferNames`]).
+    pub fn buffer_name(&mut self, base: &str) -> String {
+        self.names.resolve(base)
+    }
+
+    /// Simulates the abrupt death of process `name` in-process: its background work is
+    /// stopped, and its endpoints are abandoned without any graceful close, with their PIDs in
+    /// the OIEB replaced by the PID of a reaped child, so peers see exactly what a killed
+    /// process leaves behind. (Under an orchestrator real processes are killed instead.)
+    pub fn crash(&mut self, name: &str) -> Result<()> {
+        let state = self.existing(name)?;
+        let jobs = state.jobs.stop_all(JOIN_TIMEOUT);
+        let dead = zerobuffer::testing::dead_pid()?;
+        if let Some(writer) = state.writer.take() {
+            if let Some(writer) = writer.lock().take() {
+                writer.simulate_crash(dead);
+            }
+        }
+        if let Some(reader) = state.reader.take() {
+            Arc::try_unwrap(reader)
+                .map_err(|_| anyhow!("the '{name}' reader is still in use by other work"))?
+                .simulate_crash(dead);
+        }
+        if state.duplex_server.is_some() || state.duplex_client.is_some() {
+            bail!("simulating the crash of a duplex endpoint is not supported in-process");
+        }
+        state.last_frame = None;
+        jobs.context("background work of the crashed process")
+    }
+
+    /// Ends the scenario: joins background work (reporting its errors), closes every
+    /// endpoint and removes what the scenario created. Safe to call more than once.
+    pub fn finish(&mut self) -> Result<()> {
+        let mut errors = Vec::new();
+        for state in self.processes.values_mut() {
+            if let Err(e) = state.close() {
+                errors.push(format!("'{}': {e:#}", state.name));
+            }
+        }
+        self.processes.clear();
+        self.current = None;
+        self.names.remove_all();
+        if !errors.is_empty() {
+            bail!("background work failed: {}", errors.join("; "));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ZbWorld {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ZbWorld {
+    fn drop(&mut self) {
+        if let Err(e) = self.finish() {
+            tracing::warn!("{e:#}");
+        }
+    }
+}
+
+impl fmt::Debug for ZbWorld {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZbWorld")
+            .field("processes", &self.processes)
+            .field("current", &self.current)
+            .finish()
+    }
+}
