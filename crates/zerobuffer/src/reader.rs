@@ -73,16 +73,21 @@ impl Reader {
         stale::scan_lock_files();
         let lock = acquire_lock(&names)?;
         let (metadata_size, payload_size) = (config.metadata_block(), config.payload_block());
-        let shm = create_segment(&names, config.total_size())?;
+        let shm = match create_segment(&names, config.total_size()) {
+            Ok(shm) => shm,
+            Err(e) => {
+                lock.remove();
+                return Err(e);
+            }
+        };
         let oieb = Oieb::new(&shm);
         oieb.initialize(metadata_size, payload_size);
-        let sem_write = crate::inject::semaphore_creation(name)
-            .and_then(|()| NamedSemaphore::create(&names.sem_write));
-        let sem_read = NamedSemaphore::create(&names.sem_read);
-        let (sem_write, sem_read) = match (sem_write, sem_read) {
-            (Ok(w), Ok(r)) => (w, r),
-            (w, r) => {
-                let err = w.err().or(r.err()).expect("one creation failed");
+        let semaphores = crate::inject::semaphore_creation(name)
+            .and_then(|()| NamedSemaphore::create(&names.sem_write))
+            .and_then(|w| NamedSemaphore::create(&names.sem_read).map(|r| (w, r)));
+        let (sem_write, sem_read) = match semaphores {
+            Ok(pair) => pair,
+            Err(err) => {
                 for sem in [&names.sem_write, &names.sem_read] {
                     let _ = NamedSemaphore::unlink(sem);
                 }
@@ -156,23 +161,33 @@ impl Reader {
             return Err(Error::WriterDead);
         }
         let mut state = self.state();
-        let (offset, header) = self.next_header(&mut state)?;
-        if header.sequence != state.expected_sequence {
-            if header.sequence == 1 {
-                tracing::debug!(
-                    buffer = self.name(),
-                    expected = state.expected_sequence,
-                    "writer restarted at sequence 1 (new writer session)"
-                );
-                state.expected_sequence = 1;
-            } else {
-                return Err(Error::Sequence {
-                    expected: state.expected_sequence,
-                    got: header.sequence,
-                });
+        let located = self.locate_next(state.expected_sequence);
+        let (offset, header, wrap) = match located {
+            Ok(found) => found,
+            Err(e) => {
+                // Nothing was consumed: give the token back so the semaphore still counts the
+                // unread frame, and every later read meets the same corrupt header.
+                let _ = self.sem_write.post();
+                return Err(e);
             }
+        };
+        if let Some(wrap) = wrap {
+            // The frame after the wrap is valid: only now does the wrap take effect.
+            if wrap.tail > 0 {
+                push_credit(&mut state, wrap.tail, false, true);
+            }
+            if wrap.marker {
+                oieb.bump_read_count();
+            }
+            self.pay_credits(&mut state);
         }
-        self.check_bounds(offset, &header)?;
+        if header.sequence != state.expected_sequence {
+            tracing::debug!(
+                buffer = self.name(),
+                expected = state.expected_sequence,
+                "writer restarted at sequence 1 (new writer session)"
+            );
+        }
         let total = HEADER + header.payload_size;
         let next = offset + total;
         oieb.set_read_pos(if next >= self.payload_size {
@@ -181,7 +196,7 @@ impl Reader {
             next
         });
         oieb.bump_read_count();
-        state.expected_sequence += 1;
+        state.expected_sequence = header.sequence + 1;
         let ticket = push_credit(&mut state, total, true, false);
         let data = self.shm.bytes(
             self.payload_offset + (offset + HEADER) as usize,
@@ -190,39 +205,45 @@ impl Reader {
         Ok(Frame::new(self, data, header.sequence, ticket))
     }
 
-    /// Finds the header of the next frame, consuming a wrap marker or a marker-less short tail.
-    fn next_header(&self, state: &mut ReadState) -> Result<(u64, FrameHeader)> {
-        let oieb = self.oieb();
-        let mut offset = oieb.read_pos();
-        let mut wrapped = false;
-        loop {
-            let remaining = self.payload_size.saturating_sub(offset);
-            if remaining < HEADER && !wrapped {
-                // No marker fits in fewer than 16 bytes: the writer wrapped implicitly.
-                if remaining > 0 {
-                    push_credit(state, remaining, false, true);
-                    self.pay_credits(state);
-                }
-                offset = 0;
-                oieb.set_read_pos(0);
-                wrapped = true;
-                continue;
-            }
+    /// Finds and validates the next frame without changing anything: follows a wrap marker or
+    /// a marker-less short tail (implicit wrap) to offset 0, then checks the sequence (a
+    /// restart at 1 is a new writer session) and that the frame lies inside the ring.
+    ///
+    /// Only `{size 0, sequence 0}` is a wrap marker, and never at offset 0; any other
+    /// zero-size header is invalid (a C# writer can produce such frames, protocol.md §12.10).
+    fn locate_next(&self, expected: u64) -> Result<(u64, FrameHeader, Option<Wrap>)> {
+        let offset = self.oieb().read_pos().min(self.payload_size);
+        let remaining = self.payload_size - offset;
+        let (offset, header, wrap) = if remaining < HEADER {
+            // No marker fits in fewer than 16 bytes: the writer wrapped implicitly.
+            let wrap = Wrap {
+                tail: remaining,
+                marker: false,
+            };
+            (0, self.read_header(0), Some(wrap))
+        } else {
             let header = self.read_header(offset);
-            if header.is_wrap_marker() {
-                if wrapped {
-                    return Err(Error::InvalidFrameHeader("Invalid frame size: 0".into()));
-                }
-                push_credit(state, remaining, false, true);
-                self.pay_credits(state);
-                offset = 0;
-                oieb.set_read_pos(0);
-                oieb.bump_read_count();
-                wrapped = true;
-                continue;
+            if header == FrameHeader::WRAP_MARKER && offset > 0 {
+                let wrap = Wrap {
+                    tail: remaining,
+                    marker: true,
+                };
+                (0, self.read_header(0), Some(wrap))
+            } else {
+                (offset, header, None)
             }
-            return Ok((offset, header));
+        };
+        if header.sequence != expected && header.sequence != 1 {
+            return Err(Error::Sequence {
+                expected,
+                got: header.sequence,
+            });
         }
+        if header.payload_size == 0 {
+            return Err(Error::InvalidFrameHeader("Invalid frame size: 0".into()));
+        }
+        self.check_bounds(offset, &header)?;
+        Ok((offset, header, wrap))
     }
 
     /// Checked after the sequence, as upstream does: a frame must lie inside the ring.
@@ -375,6 +396,13 @@ impl Reader {
         self.oieb().set_reader_pid(dead_pid);
         self.abandoned = true;
     }
+}
+
+/// A wrap found on the way to the next frame: the skipped tail and whether a marker was there.
+#[derive(Debug, Clone, Copy)]
+struct Wrap {
+    tail: u64,
+    marker: bool,
 }
 
 fn push_credit(state: &mut ReadState, bytes: u64, post: bool, released: bool) -> u64 {

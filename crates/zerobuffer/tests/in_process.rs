@@ -262,3 +262,58 @@ fn wraps_write_markers_and_keep_free_bytes_exact() {
         assert_eq!(snap.payload_write_pos, snap.payload_read_pos);
     }
 }
+
+/// Overwrites the frame header at payload position `pos` through the /dev/shm file.
+fn corrupt_header(name: &str, payload_offset: u64, pos: u64, size: u64, sequence: u64) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(format!("/dev/shm/{name}"))
+        .unwrap();
+    let mut header = size.to_le_bytes().to_vec();
+    header.extend_from_slice(&sequence.to_le_bytes());
+    file.write_all_at(&header, payload_offset + pos).unwrap();
+}
+
+#[test]
+fn zero_size_header_that_is_not_a_marker_is_rejected_and_changes_nothing() {
+    let name = unique_name("zerohdr");
+    let reader = Reader::create(&name, BufferConfig::new(1024, 10240)).unwrap();
+    let mut writer = Writer::connect(&name).unwrap();
+    writer.write_frame(b"first").unwrap();
+    assert_eq!(&*reader.read_frame(SECOND).unwrap(), b"first");
+    writer.write_frame(b"valid").unwrap();
+    // The unread frame sits at 21 (16 + 5): give it size 0 but keep its sequence.
+    corrupt_header(&name, 128 + 1024, 21, 0, 2);
+    let before = reader.oieb_snapshot();
+    for _ in 0..2 {
+        let err = reader.read_frame(SECOND).unwrap_err();
+        assert!(matches!(err, Error::InvalidFrameHeader(_)), "{err}");
+        assert_eq!(
+            reader.oieb_snapshot(),
+            before,
+            "a rejected header changes nothing"
+        );
+        assert_eq!(
+            reader.pending_frames().unwrap(),
+            1,
+            "the unread frame is still counted"
+        );
+    }
+}
+
+#[test]
+fn wrap_marker_at_offset_zero_is_rejected() {
+    let name = unique_name("marker0");
+    let reader = Reader::create(&name, BufferConfig::new(0, 1024)).unwrap();
+    let mut writer = Writer::connect(&name).unwrap();
+    writer.write_frame(b"x").unwrap();
+    corrupt_header(&name, 128, 0, 0, 0);
+    let before = reader.oieb_snapshot();
+    let err = reader.read_frame(SECOND).unwrap_err();
+    assert!(
+        matches!(err, Error::Sequence { .. } | Error::InvalidFrameHeader(_)),
+        "{err}"
+    );
+    assert_eq!(reader.oieb_snapshot(), before);
+}
