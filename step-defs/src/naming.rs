@@ -5,6 +5,11 @@
 //! `base_<HARMONY_HOST_PID>_<HARMONY_FEATURE_ID>`, so they meet on the same shared memory.
 //! Without those variables (local runs) the suffix is `_<pid>_<n>`, unique per World in this
 //! process, so concurrent runs and scenarios never collide.
+//!
+//! A serve also learns the host pid and feature id from `initialize`. Rule
+//! ([`BufferNames::for_run`]): the environment wins when both variables are set and non-empty
+//! (that is what every other serve uses, so a Rust serve and a Python serve always meet);
+//! otherwise the `initialize` values are used when both are > 0; otherwise the local fallback.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,14 +25,22 @@ pub struct BufferNames {
 
 impl BufferNames {
     pub fn from_environment() -> Self {
+        Self::for_run(None)
+    }
+
+    /// Names for a run the orchestrator announced as `(host pid, feature id)` in `initialize`.
+    /// `HARMONY_HOST_PID` / `HARMONY_FEATURE_ID` still win when both are set and non-empty;
+    /// the announced pair is used only without them, and only when both values are > 0.
+    pub fn for_run(announced: Option<(u64, u64)>) -> Self {
         let harmony = (
             std::env::var("HARMONY_HOST_PID"),
             std::env::var("HARMONY_FEATURE_ID"),
         );
-        let suffix = match harmony {
-            (Ok(pid), Ok(feature)) if !pid.is_empty() && !feature.is_empty() => {
+        let suffix = match (harmony, announced) {
+            ((Ok(pid), Ok(feature)), _) if !pid.is_empty() && !feature.is_empty() => {
                 format!("_{pid}_{feature}")
             }
+            (_, Some((pid, feature))) if pid > 0 && feature > 0 => format!("_{pid}_{feature}"),
             _ => {
                 static WORLDS: AtomicU64 = AtomicU64::new(0);
                 let n = WORLDS.fetch_add(1, Ordering::Relaxed);
@@ -38,6 +51,11 @@ impl BufferNames {
             suffix,
             resolved: HashMap::new(),
         }
+    }
+
+    /// The suffix appended to every base name (`_<host pid>_<feature id>` under Harmony).
+    pub fn suffix(&self) -> &str {
+        &self.suffix
     }
 
     /// The real name of buffer (or duplex channel) `base`.

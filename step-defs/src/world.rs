@@ -132,12 +132,18 @@ impl ProcessState {
     /// then duplex endpoints, writer and reader.
     fn close(&mut self) -> Result<()> {
         let jobs = self.jobs.stop_all(JOIN_TIMEOUT);
+        // Group state first: a pending zero-copy write in there holds the writer's lock until
+        // it is dropped (which abandons it).
+        self.scratch.clear();
         if let Some(mut server) = self.duplex_server.take() {
             let _ = server.stop();
         }
         self.duplex_client = None;
         if let Some(writer) = self.writer.take() {
-            writer.lock().take();
+            match writer.try_lock_for(JOIN_TIMEOUT) {
+                Some(mut guard) => drop(guard.take()),
+                None => tracing::warn!(process = %self.name, "writer still busy at the end"),
+            }
         }
         self.reader = None;
         jobs
@@ -214,7 +220,9 @@ impl ZbWorld {
     /// the OIEB replaced by the PID of a reaped child, so peers see exactly what a killed
     /// process leaves behind. (Under an orchestrator real processes are killed instead.)
     pub fn crash(&mut self, name: &str) -> Result<()> {
-        let state = self.existing(name)?;
+        self.existing(name)?;
+        // The step names the process, so later subject-less steps go to it (as Harmony routes).
+        let state = self.process(name);
         let jobs = state.jobs.stop_all(JOIN_TIMEOUT);
         let dead = zerobuffer::testing::dead_pid()?;
         if let Some(writer) = state.writer.take() {
@@ -227,10 +235,20 @@ impl ZbWorld {
                 .map_err(|_| anyhow!("the '{name}' reader is still in use by other work"))?
                 .simulate_crash(dead);
         }
-        if state.duplex_server.is_some() || state.duplex_client.is_some() {
-            bail!("simulating the crash of a duplex endpoint is not supported in-process");
+        // A server's handler may be running: it is not interrupted, but may send nothing more.
+        let server = match state.duplex_server.take() {
+            Some(server) => server
+                .simulate_crash(dead)
+                .context("the crashed duplex server's thread did not end"),
+            None => Ok(()),
+        };
+        if let Some(client) = state.duplex_client.take() {
+            Arc::try_unwrap(client)
+                .map_err(|_| anyhow!("the '{name}' duplex client is still in use by other work"))?
+                .simulate_crash(dead);
         }
         state.last_frame = None;
+        server?;
         jobs.context("background work of the crashed process")
     }
 

@@ -167,7 +167,10 @@ fn main() -> ExitCode {
 async fn run(options: &Options) -> (usize, usize, bool) {
     let junit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bdd");
     std::fs::create_dir_all(&junit_dir).expect("create target/bdd");
-    let junit = std::fs::File::create(junit_dir.join("junit.xml")).expect("create junit.xml");
+    // Written under a name of our own and renamed at the end, so overlapping runs of the
+    // suite cannot mix their reports (the counts below come from this file).
+    let own_report = junit_dir.join(format!("junit-{}.xml", std::process::id()));
+    let junit = std::fs::File::create(&own_report).expect("create the JUnit report");
     let filter = options.filter.clone();
     let result = ZbWorld::cucumber()
         .max_concurrent_scenarios(1)
@@ -192,7 +195,10 @@ async fn run(options: &Options) -> (usize, usize, bool) {
             matches_filter(&filter, scenario) && skip_reason(feature, scenario).is_none()
         })
         .await;
-    let (total, passed) = count_junit_cases(&junit_dir.join("junit.xml"));
+    let (total, passed) = count_junit_cases(&own_report);
+    if let Err(e) = std::fs::rename(&own_report, junit_dir.join("junit.xml")) {
+        eprintln!("bdd: cannot move the JUnit report into place: {e}");
+    }
     // Parse and hook errors have no test case of their own; count them as failures.
     let failed = total - passed + result.parsing_errors() + result.hook_errors();
     (passed, failed, total == 0)

@@ -157,7 +157,9 @@ impl Reader {
         }
         fence(Ordering::Acquire);
         let oieb = self.oieb();
-        if oieb.writer_pid() == 0 && oieb.written_count() <= oieb.read_count() {
+        // Counters may wrap past 2^64 on very long runs: compare their distance, not values.
+        let unread = oieb.written_count().wrapping_sub(oieb.read_count()) as i64;
+        if oieb.writer_pid() == 0 && unread <= 0 {
             return Err(Error::WriterDead);
         }
         let mut state = self.state();

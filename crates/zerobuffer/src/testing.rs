@@ -12,6 +12,8 @@ use crate::oieb::{Oieb, OiebSnapshot};
 use crate::shm::SharedMemory;
 
 pub use crate::inject::fail_next_semaphore_creation;
+/// Raw named semaphores, for steps that pre-create or probe a buffer's semaphores.
+pub use crate::sem::NamedSemaphore;
 
 /// A mapping of a live buffer's whole segment, readable and writable byte by byte.
 pub struct RawBuffer {

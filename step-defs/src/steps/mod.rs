@@ -9,7 +9,20 @@
 //! - Steps return `anyhow::Result<()>`: an error fails the step with its message.
 //! - Every wait is bounded; background (BG) steps start work in `state.jobs` and return.
 
+mod advanced;
 mod basic;
+mod benchmarks;
+mod corruption;
+mod duplex;
+mod edge;
+mod errors;
+mod lifecycle;
+mod performance;
+mod platform;
+mod protocol;
+mod resources;
+mod stress;
+mod sync;
 
 use std::str::FromStr;
 

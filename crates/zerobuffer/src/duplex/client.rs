@@ -18,6 +18,8 @@ use crate::writer::{FrameSlot, Writer};
 pub const DEFAULT_RESPONSE_CONFIG: BufferConfig = BufferConfig::new(4096, 256 * 1024 * 1024);
 
 const CONNECT_RETRY: Duration = Duration::from_millis(50);
+/// Outstanding requests the client tracks without allocating.
+const OUTSTANDING_CAPACITY: usize = 64;
 
 /// Sends requests to a [`super::DuplexServer`] (of any implementation) and receives its
 /// responses, checking that each response answers the oldest request still waiting.
@@ -58,7 +60,9 @@ impl DuplexClient {
             channel: channel.to_owned(),
             request: Mutex::new(request),
             response,
-            outstanding: Mutex::new(VecDeque::new()),
+            // Sized up front: sending allocates nothing while fewer requests than this await
+            // their responses.
+            outstanding: Mutex::new(VecDeque::with_capacity(OUTSTANDING_CAPACITY)),
         })
     }
 
@@ -136,6 +140,22 @@ impl std::fmt::Debug for DuplexClient {
         f.debug_struct("DuplexClient")
             .field("channel", &self.channel)
             .finish()
+    }
+}
+
+#[cfg(feature = "testing")]
+impl DuplexClient {
+    /// Test hook: ends the client as a killed process would: the request writer and the
+    /// response buffer are abandoned, not closed, with `dead_pid` as their writer / reader PID.
+    pub fn simulate_crash(self, dead_pid: u64) {
+        let DuplexClient {
+            request, response, ..
+        } = self;
+        request
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .simulate_crash(dead_pid);
+        response.simulate_crash(dead_pid);
     }
 }
 

@@ -1,6 +1,8 @@
 //! The server side of a duplex channel.
 
 use std::ops::{Deref, DerefMut};
+#[cfg(feature = "testing")]
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -22,10 +24,40 @@ const ATTACH_RETRY: Duration = Duration::from_millis(100);
 /// Errors kept for [`DuplexServer::take_errors`]; older ones are dropped first.
 const MAX_KEPT_ERRORS: usize = 64;
 
+/// What the server handle tells its serving thread (and the responder).
+#[derive(Default)]
+struct Control {
+    stop: AtomicBool,
+    /// The dead PID a simulated crash leaves in the control blocks; 0 while none happened.
+    #[cfg(feature = "testing")]
+    crash_pid: AtomicU64,
+}
+
+impl Control {
+    fn stopped(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    #[cfg(feature = "testing")]
+    fn crash(&self, dead_pid: u64) {
+        self.crash_pid.store(dead_pid, Ordering::SeqCst);
+        self.request_stop();
+    }
+
+    #[cfg(feature = "testing")]
+    fn crashed(&self) -> Option<u64> {
+        Some(self.crash_pid.load(Ordering::SeqCst)).filter(|&pid| pid != 0)
+    }
+}
+
 /// Lets a zero-copy handler write its one response straight into the response ring.
 pub struct Responder<'s> {
     writer: &'s mut Writer,
-    stop: &'s AtomicBool,
+    control: &'s Control,
     committed: bool,
 }
 
@@ -39,11 +71,15 @@ impl Responder<'_> {
                 "a request gets exactly one response",
             ));
         }
+        #[cfg(feature = "testing")]
+        if self.control.crashed().is_some() {
+            return Err(Error::InvalidOperation("the server crashed (simulated)"));
+        }
         // Probe until there is room: an uncommitted slot leaves no trace, and room only grows
         // while we wait (the client frees it), so the real reservation then succeeds at once.
         loop {
             match self.writer.get_frame_buffer(len).map(drop) {
-                Err(Error::BufferFull) if !self.stop.load(Ordering::SeqCst) => continue,
+                Err(Error::BufferFull) if !self.control.stopped() => continue,
                 other => break other?,
             }
         }
@@ -59,6 +95,16 @@ impl Responder<'_> {
         let mut slot = self.slot(data.len())?;
         slot.copy_from_slice(data);
         Ok(slot.commit())
+    }
+}
+
+#[cfg(feature = "testing")]
+impl Responder<'_> {
+    /// Test hook: the handler "kills" its server process. Nothing more is written; once the
+    /// handler returns, the serving thread abandons the request buffer and the response writer
+    /// like a killed process would, leaving `dead_pid` in both control blocks.
+    pub fn simulate_crash(&mut self, dead_pid: u64) {
+        self.control.crash(dead_pid);
     }
 }
 
@@ -105,7 +151,7 @@ pub struct DuplexServer {
     config: BufferConfig,
     timeout: Duration,
     running: Arc<AtomicBool>,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     errors: Arc<Mutex<Vec<Error>>>,
     worker: Option<(thread::JoinHandle<()>, mpsc::Receiver<()>)>,
 }
@@ -120,7 +166,7 @@ impl DuplexServer {
             config,
             timeout: DEFAULT_SERVER_TIMEOUT,
             running: Arc::new(AtomicBool::new(false)),
-            stop: Arc::new(AtomicBool::new(false)),
+            control: Arc::new(Control::default()),
             errors: Arc::new(Mutex::new(Vec::new())),
             worker: None,
         })
@@ -161,7 +207,8 @@ impl DuplexServer {
             return Err(Error::InvalidOperation("the server is already started"));
         }
         let reader = Reader::create(&request_buffer_name(&self.channel), self.config)?;
-        self.stop.store(false, Ordering::SeqCst);
+        // A fresh control block: a stopped (or crashed) earlier run leaves its flags behind.
+        self.control = Arc::new(Control::default());
         self.running.store(true, Ordering::SeqCst);
         let serve = ServeLoop {
             channel: self.channel.clone(),
@@ -169,7 +216,7 @@ impl DuplexServer {
             response: None,
             handler: Box::new(handler),
             attach_timeout: self.timeout,
-            stop: Arc::clone(&self.stop),
+            control: Arc::clone(&self.control),
             errors: Arc::clone(&self.errors),
         };
         let running = Arc::clone(&self.running);
@@ -202,7 +249,7 @@ impl DuplexServer {
     /// thread did not finish within the server timeout (a handler that does not return); the
     /// thread then cleans up on its own when the handler returns.
     pub fn stop(&mut self) -> Result<()> {
-        self.stop.store(true, Ordering::SeqCst);
+        self.control.request_stop();
         let Some((handle, done)) = self.worker.take() else {
             return Ok(());
         };
@@ -218,6 +265,18 @@ impl DuplexServer {
     /// Errors the serving loop met (clients that died, failed handlers, ...), oldest first.
     pub fn take_errors(&self) -> Vec<Error> {
         std::mem::take(&mut *self.errors.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
+
+#[cfg(feature = "testing")]
+impl DuplexServer {
+    /// Test hook: ends the server as a killed process would. A running handler is not
+    /// interrupted, but whatever it still tries to send is refused; then the request buffer
+    /// and the response writer are abandoned, not closed: their objects stay, with `dead_pid`
+    /// as their reader / writer PID. Waits for the serving thread like [`DuplexServer::stop`].
+    pub fn simulate_crash(mut self, dead_pid: u64) -> Result<()> {
+        self.control.crash(dead_pid);
+        self.stop()
     }
 }
 
@@ -246,14 +305,14 @@ struct ServeLoop {
     response: Option<Writer>,
     handler: Handler,
     attach_timeout: Duration,
-    stop: Arc<AtomicBool>,
+    control: Arc<Control>,
     errors: Arc<Mutex<Vec<Error>>>,
 }
 
 impl ServeLoop {
     fn run(mut self) {
         tracing::debug!(channel = %self.channel, "duplex server serving");
-        while !self.stop.load(Ordering::SeqCst) {
+        while !self.control.stopped() {
             let request = match self.reader.read_frame(SLICE) {
                 Ok(frame) => frame,
                 Err(Error::Timeout(_)) => continue,
@@ -282,8 +341,14 @@ impl ServeLoop {
                 &mut self.handler,
                 &self.channel,
                 self.attach_timeout,
-                &self.stop,
+                &self.control,
             );
+            #[cfg(feature = "testing")]
+            if self.control.crashed().is_some() {
+                // A killed process releases nothing, not even the request it was handling.
+                std::mem::forget(request);
+                break;
+            }
             drop(request);
             match outcome {
                 Ok(()) => {}
@@ -300,9 +365,26 @@ impl ServeLoop {
                 }
             }
         }
+        #[cfg(feature = "testing")]
+        if let Some(dead_pid) = self.control.crashed() {
+            self.abandon(dead_pid);
+            return;
+        }
         tracing::debug!(channel = %self.channel, "duplex server stopped");
         // Response writer first, then the request buffer (as the other servers do).
         drop(self.response.take());
+    }
+}
+
+#[cfg(feature = "testing")]
+impl ServeLoop {
+    /// Leaves both endpoints as a killed process would (see [`DuplexServer::simulate_crash`]).
+    fn abandon(mut self, dead_pid: u64) {
+        tracing::debug!(channel = %self.channel, "duplex server crashed (simulated)");
+        if let Some(writer) = self.response.take() {
+            writer.simulate_crash(dead_pid);
+        }
+        self.reader.simulate_crash(dead_pid);
     }
 }
 
@@ -314,20 +396,20 @@ fn answer(
     handler: &mut Handler,
     channel: &str,
     attach_timeout: Duration,
-    stop: &AtomicBool,
+    control: &Control,
 ) -> Result<()> {
     if response.is_none() {
         *response = Some(attach_response(
             channel,
             attach_timeout,
-            stop,
+            control,
             client_alive,
         )?);
     }
     let writer = response.as_mut().expect("attached above");
     let mut responder = Responder {
         writer,
-        stop,
+        control,
         committed: false,
     };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -349,7 +431,7 @@ fn answer(
 fn attach_response(
     channel: &str,
     timeout: Duration,
-    stop: &AtomicBool,
+    control: &Control,
     client_alive: &dyn Fn() -> bool,
 ) -> Result<Writer> {
     let name = response_buffer_name(channel);
@@ -361,7 +443,7 @@ fn attach_response(
                 return Ok(writer);
             }
             Err(_) if !client_alive() => return Err(Error::ReaderDead),
-            Err(e) if Instant::now() >= deadline || stop.load(Ordering::SeqCst) => return Err(e),
+            Err(e) if Instant::now() >= deadline || control.stopped() => return Err(e),
             Err(_) => thread::sleep(ATTACH_RETRY),
         }
     }

@@ -1,0 +1,1424 @@
+//! Group O of steps.md: the DuplexChannel steps of feature 13 (P261–P315).
+//!
+//! The server process keeps its `DuplexServer` in `duplex_server`, the client its
+//! `DuplexClient` in `duplex_client`. Everything else lives in [`Duplex`], this group's scratch
+//! state: the requests a client sent (by sequence) and the responses it received, and on the
+//! server a log of what its handler did, shared with the handler thread.
+//!
+//! Payloads follow protocol.md §11.3: "Request {i}" texts, `i % 256` patterns (after an
+//! 8-byte timestamp for "sends request with size"), echo / delay / XOR / doubling handlers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use cucumber::{given, then, when};
+use parking_lot::{Condvar, Mutex};
+use zerobuffer::duplex::{request_buffer_name, response_buffer_name, Responder};
+use zerobuffer::testdata::{fill_frame_data, is_simple_data, simple_data};
+use zerobuffer::testing::RawBuffer;
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
+
+use super::num;
+use crate::alloc_counter::thread_allocations;
+use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
+
+/// The request buffer of "with default config" (protocol.md §11.3): 4 KiB metadata, 1 MiB ring.
+const DEFAULT_CHANNEL: BufferConfig = BufferConfig::new(4096, 1 << 20);
+/// How long a client waits for the server's request buffer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per-response wait of the steps that collect responses in order (the C# reference's 10 s).
+const ORDERED_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Per-response wait once the server is disposed: what it answered is already in the ring.
+const PENDING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for the handler (on the server's thread) to reach a point.
+const HANDLER_WAIT: Duration = Duration::from_secs(5);
+/// A response write still pending this long after it started counts as blocked.
+const BLOCK_PROOF: Duration = Duration::from_millis(300);
+/// After the last expected response, how long to watch for an extra one.
+const NO_EXTRA_WAIT: Duration = Duration::from_millis(200);
+/// Frame header bytes (u64 payload size + u64 sequence).
+const HEADER: usize = 16;
+
+// ---- Scratch state -------------------------------------------------------------------------
+
+/// Heap allocations counted per phase of a zero-copy send (`None`: no counting allocator).
+type Allocations = Vec<(&'static str, Option<u64>)>;
+
+/// This group's per-process state.
+#[derive(Default)]
+struct Duplex {
+    // Client side.
+    /// Requests sent, by sequence number (which their responses carry).
+    sent: BTreeMap<u64, Vec<u8>>,
+    /// Responses received, in arrival order.
+    responses: Vec<ReceivedFrame>,
+    /// When the current batch of requests started ("measures total response time").
+    batch_started: Option<Instant>,
+    measured: Option<Duration>,
+    zero_copy: Option<ZeroCopyRequest>,
+    /// Sequence of the committed zero-copy request and its allocation counts per phase.
+    zero_copy_sent: Option<(u64, Allocations)>,
+    // Server side.
+    mode: ProcessingMode,
+    log: Arc<HandlerLog>,
+    /// The response write "should block on response write" saw blocked.
+    blocked_attempt: Option<usize>,
+    /// Set by "a new 'server' process creates ...".
+    new_server: bool,
+}
+
+fn scratch(state: &mut ProcessState) -> &mut Duplex {
+    state.scratch::<Duplex>()
+}
+
+// ---- Server: handlers and their log --------------------------------------------------------
+
+/// What a handler did, written on the server's thread and read by the steps.
+#[derive(Default)]
+struct HandlerLog {
+    state: Mutex<LogState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct LogState {
+    /// Response writes in order.
+    attempts: Vec<Attempt>,
+    /// The request during which the handler crashed the server, if it did.
+    crashed_during: Option<u64>,
+}
+
+struct Attempt {
+    request: u64,
+    len: usize,
+    /// Time from the request's arrival to the start of this write (the processing time).
+    processing: Duration,
+    started: Instant,
+    /// `None` while the write is in progress; the error text and whether it means a dead client.
+    outcome: Option<std::result::Result<u64, (String, bool)>>,
+}
+
+impl HandlerLog {
+    fn update<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
+        let result = f(&mut self.state.lock());
+        self.changed.notify_all();
+        result
+    }
+
+    /// Waits up to `timeout` until `ready` returns `Some`.
+    fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&LogState) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        loop {
+            if let Some(v) = ready(&state) {
+                return Some(v);
+            }
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                return ready(&state);
+            }
+        }
+    }
+}
+
+/// The handlers of the feature's "starts ... handler" steps.
+#[derive(Clone, Copy)]
+enum Behaviour {
+    Echo,
+    Delay(Duration),
+    Xor(u8),
+    Double,
+    /// Crash the server this long after a request arrives (leaving this dead PID behind).
+    CrashAfter(Duration, u64),
+}
+
+impl Behaviour {
+    fn respond(self, request: &[u8]) -> Vec<u8> {
+        match self {
+            Behaviour::Xor(key) => request.iter().map(|b| b ^ key).collect(),
+            Behaviour::Double => [request, request].concat(),
+            Behaviour::Echo | Behaviour::Delay(_) | Behaviour::CrashAfter(..) => request.to_vec(),
+        }
+    }
+}
+
+/// Starts `process`'s server with `behaviour`; the handler logs its response writes (and a
+/// simulated crash) for the steps to check.
+fn start_handler(world: &mut ZbWorld, process: &str, behaviour: Behaviour) -> Result<()> {
+    let state = world.process(process);
+    let log = Arc::new(HandlerLog::default());
+    let scratch = scratch(state);
+    scratch.log = Arc::clone(&log);
+    scratch.blocked_attempt = None;
+    let mode = scratch.mode;
+    let server = state
+        .duplex_server
+        .as_mut()
+        .ok_or_else(|| anyhow!("the '{process}' process has created no duplex channel"))?;
+    let handler = move |request: &Frame<'_>, responder: &mut Responder<'_>| {
+        let arrived = Instant::now();
+        match behaviour {
+            Behaviour::Delay(d) => thread::sleep(d),
+            Behaviour::CrashAfter(d, dead_pid) => {
+                thread::sleep(d);
+                log.update(|s| s.crashed_during = Some(request.sequence()));
+                responder.simulate_crash(dead_pid);
+                return Err(Error::InvalidOperation("the server crashed (simulated)"));
+            }
+            _ => {}
+        }
+        let response = behaviour.respond(request);
+        let index = log.update(|s| {
+            s.attempts.push(Attempt {
+                request: request.sequence(),
+                len: response.len(),
+                processing: arrived.elapsed(),
+                started: Instant::now(),
+                outcome: None,
+            });
+            s.attempts.len() - 1
+        });
+        let result = responder.send(&response);
+        let outcome = match &result {
+            Ok(sequence) => Ok(*sequence),
+            Err(e) => Err((e.to_string(), matches!(e, Error::ReaderDead))),
+        };
+        log.update(|s| s.attempts[index].outcome = Some(outcome));
+        result.map(drop)
+    };
+    server
+        .start_zero_copy(mode, handler)
+        .with_context(|| format!("starting the '{process}' server"))
+}
+
+fn server_log(state: &mut ProcessState) -> Arc<HandlerLog> {
+    Arc::clone(&scratch(state).log)
+}
+
+fn server(state: &mut ProcessState) -> Result<&mut DuplexServer> {
+    let name = state.name.clone();
+    state
+        .duplex_server
+        .as_mut()
+        .ok_or_else(|| anyhow!("the '{name}' process has no duplex server"))
+}
+
+/// Creates `process`'s server for channel `base` (nothing exists until a handler starts).
+fn create_server(
+    world: &mut ZbWorld,
+    process: &str,
+    base: &str,
+    config: BufferConfig,
+) -> Result<()> {
+    let channel = world.buffer_name(base);
+    let state = world.process(process);
+    ensure!(
+        state.duplex_server.is_none(),
+        "the '{process}' process already has a duplex server"
+    );
+    let server = DuplexServer::new(&channel, config)
+        .with_context(|| format!("creating duplex channel '{channel}'"))?;
+    state.duplex_server = Some(server);
+    Ok(())
+}
+
+// ---- Client helpers ------------------------------------------------------------------------
+
+/// Connects a client to `channel`. Its response ring mirrors the channel's request ring
+/// instead of the fixed 256 MiB of the other implementations' clients (any size is valid on
+/// the wire): only then can a response ring fill up (13.6).
+fn connect_client(channel: &str) -> Result<DuplexClient> {
+    let request = request_buffer_name(channel);
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    // The server may still be creating its request buffer (a Python server does it on its
+    // own thread); wait for a complete control block.
+    let oieb = loop {
+        match zerobuffer::inspect(&request) {
+            Ok(info) if info.oieb.payload_size > 0 => break info.oieb,
+            Ok(_) | Err(Error::BufferNotFound { .. } | Error::InvalidOieb(_))
+                if Instant::now() < deadline =>
+            {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Ok(_) => bail!("the request buffer '{request}' never got a valid control block"),
+            Err(e) => return Err(e).with_context(|| format!("looking for '{request}'")),
+        }
+    };
+    let config = BufferConfig::new(oieb.metadata_size as usize, oieb.payload_size as usize);
+    DuplexClient::connect_with(channel, config, CONNECT_TIMEOUT)
+        .with_context(|| format!("connecting a client to duplex channel '{channel}'"))
+}
+
+fn client(state: &ProcessState) -> Result<Arc<DuplexClient>> {
+    state.duplex_client.clone().ok_or_else(|| {
+        anyhow!(
+            "the '{}' process has no duplex client (not created, crashed or disposed)",
+            state.name
+        )
+    })
+}
+
+/// Sends `data` as a request and remembers it by its sequence number.
+fn send(state: &mut ProcessState, data: Vec<u8>) -> Result<u64> {
+    let client = client(state)?;
+    let len = data.len();
+    let sequence = client
+        .send_request(&data)
+        .with_context(|| format!("sending a {len}-byte request"))?;
+    let scratch = scratch(state);
+    if scratch.sent.is_empty() || scratch.batch_started.is_none() {
+        scratch.batch_started = Some(Instant::now());
+    }
+    scratch.sent.insert(sequence, data);
+    Ok(sequence)
+}
+
+/// Sends "Request 0" .. "Request {count-1}" (protocol.md §11.3); starts a new batch.
+fn send_numbered(state: &mut ProcessState, count: &str) -> Result<()> {
+    let count: usize = num(count)?;
+    scratch(state).batch_started = Some(Instant::now());
+    for i in 0..count {
+        send(state, format!("Request {i}").into_bytes())?;
+    }
+    Ok(())
+}
+
+/// Receives one response (copied out of the ring) and records it.
+fn receive(state: &mut ProcessState, timeout: Duration) -> Result<ReceivedFrame> {
+    let client = client(state)?;
+    let received = {
+        let frame = client
+            .receive_response(timeout)
+            .context("receiving a response")?;
+        ReceivedFrame {
+            sequence: frame.sequence(),
+            data: frame.to_vec(),
+        }
+    };
+    scratch(state).responses.push(received.clone());
+    Ok(received)
+}
+
+/// The request a response answers.
+fn request_for<'a>(scratch: &'a Duplex, response: &ReceivedFrame) -> Result<&'a [u8]> {
+    scratch
+        .sent
+        .get(&response.sequence)
+        .map(Vec::as_slice)
+        .ok_or_else(|| anyhow!("response {} answers no request sent", response.sequence))
+}
+
+fn last_response(scratch: &Duplex) -> Result<&ReceivedFrame> {
+    scratch
+        .responses
+        .last()
+        .ok_or_else(|| anyhow!("no response has been received"))
+}
+
+/// The request of "sends request with size": a little-endian microsecond timestamp in the
+/// first 8 bytes when it fits, `i % 256` elsewhere (protocol.md §11.3).
+fn timestamped_request(size: usize) -> Result<Vec<u8>> {
+    let mut data = simple_data(size);
+    if size >= 8 {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_micros() as u64;
+        data[..8].copy_from_slice(&micros.to_le_bytes());
+    }
+    Ok(data)
+}
+
+/// The shared-memory objects of buffer `name` (README "Names").
+fn buffer_objects(name: &str) -> [PathBuf; 4] {
+    [
+        PathBuf::from(format!("/dev/shm/{name}")),
+        PathBuf::from(format!("/dev/shm/sem.sem-w-{name}")),
+        PathBuf::from(format!("/dev/shm/sem.sem-r-{name}")),
+        PathBuf::from(format!("{}/{name}.lock", zerobuffer::LOCK_DIR)),
+    ]
+}
+
+fn ensure_removed(name: &str) -> Result<()> {
+    let left: Vec<_> = buffer_objects(name)
+        .into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure!(left.is_empty(), "still present: {}", left.join(", "));
+    Ok(())
+}
+
+/// The bytes of the frame with `sequence` that is still in the ring of buffer `name`,
+/// walking the frame headers from the ring start (the frames of a fresh channel).
+fn frame_in_ring(name: &str, sequence: u64) -> Result<Vec<u8>> {
+    let raw = RawBuffer::open(name).with_context(|| format!("mapping '{name}'"))?;
+    let size = raw.oieb().payload_size;
+    let base = raw.payload_offset();
+    let mut pos = 0u64;
+    while pos + HEADER as u64 <= size {
+        let header = raw.frame_header(pos);
+        if header.payload_size == 0 || pos + HEADER as u64 + header.payload_size > size {
+            break; // a wrap marker, or not a frame: the walk ends here
+        }
+        if header.sequence == sequence {
+            return Ok(raw.read(base + pos as usize + HEADER, header.payload_size as usize));
+        }
+        pos += HEADER as u64 + header.payload_size;
+    }
+    bail!("frame {sequence} is no longer at the start of '{name}'")
+}
+
+// ---- Zero-copy requests kept across steps --------------------------------------------------
+
+enum ZcCommand {
+    Fill,
+    Commit,
+}
+
+enum ZcReply {
+    Acquired {
+        sequence: u64,
+        allocations: Option<u64>,
+    },
+    Filled {
+        allocations: Option<u64>,
+    },
+    Committed {
+        sequence: u64,
+        allocations: Option<u64>,
+        client: Box<DuplexClient>,
+    },
+}
+
+/// A zero-copy request in progress: the client lives on a helper thread, which holds the
+/// reserved slot between the acquire, fill and commit steps and counts the allocations each
+/// library call makes on that thread.
+struct ZeroCopyRequest {
+    sequence: u64,
+    len: usize,
+    allocations: Allocations,
+    commands: Option<mpsc::Sender<ZcCommand>>,
+    replies: mpsc::Receiver<Result<ZcReply>>,
+    filled: bool,
+}
+
+/// Allocations `f` makes on this thread (`None` without the counting allocator).
+fn counting<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let before = thread_allocations();
+    let value = f();
+    let after = thread_allocations();
+    (value, before.zip(after).map(|(b, a)| a - b))
+}
+
+impl ZeroCopyRequest {
+    fn start(mut client: DuplexClient, len: usize) -> Result<ZeroCopyRequest> {
+        let (cmd_tx, cmd_rx) = mpsc::channel::<ZcCommand>();
+        let (reply_tx, reply_rx) = mpsc::channel::<Result<ZcReply>>();
+        thread::Builder::new()
+            .name("zero-copy-request".into())
+            .spawn(move || {
+                let (slot, allocations) = counting(|| client.acquire(len));
+                let mut slot = match slot {
+                    Ok(slot) => slot,
+                    Err(e) => {
+                        let _ = reply_tx.send(Err(anyhow!(e).context("acquiring the request")));
+                        return;
+                    }
+                };
+                let sequence = slot.sequence();
+                let _ = reply_tx.send(Ok(ZcReply::Acquired {
+                    sequence,
+                    allocations,
+                }));
+                loop {
+                    match cmd_rx.recv() {
+                        Ok(ZcCommand::Fill) => {
+                            let ((), allocations) = counting(|| fill_frame_data(&mut slot, 0));
+                            let _ = reply_tx.send(Ok(ZcReply::Filled { allocations }));
+                        }
+                        Ok(ZcCommand::Commit) => {
+                            let (sequence, allocations) = counting(|| slot.commit());
+                            let _ = reply_tx.send(Ok(ZcReply::Committed {
+                                sequence,
+                                allocations,
+                                client: Box::new(client),
+                            }));
+                            return;
+                        }
+                        // Abandoned: the slot is dropped uncommitted, the client closed.
+                        Err(_) => return,
+                    }
+                }
+            })
+            .context("starting the zero-copy request thread")?;
+        let mut request = ZeroCopyRequest {
+            sequence: 0,
+            len,
+            allocations: Vec::new(),
+            commands: Some(cmd_tx),
+            replies: reply_rx,
+            filled: false,
+        };
+        match request.reply()? {
+            ZcReply::Acquired {
+                sequence,
+                allocations,
+            } => {
+                request.sequence = sequence;
+                request.allocations.push(("acquire", allocations));
+                Ok(request)
+            }
+            _ => bail!("the zero-copy request thread answered out of turn"),
+        }
+    }
+
+    fn reply(&self) -> Result<ZcReply> {
+        self.replies
+            .recv_timeout(JOIN_TIMEOUT)
+            .map_err(|_| anyhow!("the zero-copy request thread did not answer"))?
+    }
+
+    fn command(&self, command: ZcCommand) -> Result<ZcReply> {
+        self.commands
+            .as_ref()
+            .ok_or_else(|| anyhow!("the zero-copy request is finished"))?
+            .send(command)
+            .map_err(|_| anyhow!("the zero-copy request thread is gone"))?;
+        self.reply()
+    }
+
+    fn fill(&mut self) -> Result<()> {
+        match self.command(ZcCommand::Fill)? {
+            ZcReply::Filled { allocations } => {
+                self.allocations.push(("fill", allocations));
+                self.filled = true;
+                Ok(())
+            }
+            _ => bail!("the zero-copy request thread answered out of turn"),
+        }
+    }
+
+    /// Commits; returns the client, the sequence and the allocations of every phase.
+    fn commit(mut self) -> Result<(DuplexClient, u64, Allocations)> {
+        match self.command(ZcCommand::Commit)? {
+            ZcReply::Committed {
+                sequence,
+                allocations,
+                client,
+            } => {
+                ensure!(
+                    sequence == self.sequence,
+                    "committed as {sequence}, reserved as {}",
+                    self.sequence
+                );
+                let mut phases = std::mem::take(&mut self.allocations);
+                phases.push(("commit", allocations));
+                Ok((*client, sequence, phases))
+            }
+            _ => bail!("the zero-copy request thread answered out of turn"),
+        }
+    }
+}
+
+impl Drop for ZeroCopyRequest {
+    fn drop(&mut self) {
+        // Closing the command channel abandons the slot; wait (bounded) for the thread to
+        // close the client, so the end of the scenario finds nothing left behind.
+        if self.commands.take().is_some() {
+            let _ = self.replies.recv_timeout(Duration::from_secs(5));
+        }
+    }
+}
+
+// ---- O. Server steps -----------------------------------------------------------------------
+
+#[given(
+    regex = r"^the '(.*)' process creates immutable duplex channel '(.*)' with metadata size '(.*)' and payload size '(.*)'$"
+)]
+fn creates_channel(
+    world: &mut ZbWorld,
+    process: String,
+    channel: String,
+    metadata: String,
+    payload: String,
+) -> Result<()> {
+    let config = BufferConfig::new(num(&metadata)?, num(&payload)?);
+    create_server(world, &process, &channel, config)
+}
+
+#[given(
+    regex = r"^the '(.*)' process creates immutable duplex channel '(.*)' with default config$"
+)]
+fn creates_channel_default(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
+    create_server(world, &process, &channel, DEFAULT_CHANNEL)
+}
+
+#[given(
+    regex = r"^the '(.*)' process creates immutable duplex channel '(.*)' with processing mode '(.*)'$"
+)]
+fn creates_channel_mode(
+    world: &mut ZbWorld,
+    process: String,
+    channel: String,
+    mode: String,
+) -> Result<()> {
+    let mode = match mode.as_str() {
+        "SingleThread" => ProcessingMode::SingleThread,
+        other => bail!(
+            "processing mode '{other}' is not supported: protocol v1 defines only SingleThread"
+        ),
+    };
+    create_server(world, &process, &channel, DEFAULT_CHANNEL)?;
+    scratch(world.process(&process)).mode = mode;
+    Ok(())
+}
+
+#[given(regex = r"^the '(.*)' process starts echo handler$")]
+fn starts_echo(world: &mut ZbWorld, process: String) -> Result<()> {
+    start_handler(world, &process, Behaviour::Echo)
+}
+
+#[given(regex = r"^the '(.*)' process starts handler with '(.*)' ms processing time$")]
+fn starts_delay_ms(world: &mut ZbWorld, process: String, ms: String) -> Result<()> {
+    let delay = Duration::from_millis(num(&ms)?);
+    start_handler(world, &process, Behaviour::Delay(delay))
+}
+
+#[given(regex = r"^the '([^']*)' process starts handler with '([^']*)' second processing delay$")]
+fn starts_delay_seconds(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+    let delay = Duration::from_secs_f64(num(&seconds)?);
+    start_handler(world, &process, Behaviour::Delay(delay))
+}
+
+#[given(regex = r"^the '(.*)' process starts handler that implements XOR with key '(.*)'$")]
+fn starts_xor(world: &mut ZbWorld, process: String, key: String) -> Result<()> {
+    let text = key.trim();
+    let key = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16),
+        None => text.parse(),
+    }
+    .map_err(|_| anyhow!("'{key}' is not a byte key (e.g. '0xFF')"))?;
+    start_handler(world, &process, Behaviour::Xor(key))
+}
+
+#[given(regex = r"^the '([^']*)' process starts handler that doubles request size$")]
+fn starts_doubling(world: &mut ZbWorld, process: String) -> Result<()> {
+    start_handler(world, &process, Behaviour::Double)
+}
+
+#[given(regex = r"^the '([^']*)' process starts handler that crashes after '([^']*)' ms$")]
+fn starts_crashing(world: &mut ZbWorld, process: String, ms: String) -> Result<()> {
+    let delay = Duration::from_millis(num(&ms)?);
+    // In-process the handler cannot kill the process: it makes the server abandon both of
+    // its endpoints with a dead PID, which is what a killed server leaves behind.
+    let dead_pid = zerobuffer::testing::dead_pid()?;
+    start_handler(world, &process, Behaviour::CrashAfter(delay, dead_pid))
+}
+
+#[then(regex = r"^the '([^']*)' process simulates crash during processing$")]
+fn simulates_crash_during_processing(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let log = server_log(state);
+    let crashed = log.wait_for(HANDLER_WAIT, |s| s.crashed_during);
+    let request = crashed.ok_or_else(|| {
+        anyhow!("the server's handler did not crash within {HANDLER_WAIT:?} (no request came?)")
+    })?;
+    let server = server(state)?;
+    let channel = server.channel().to_owned();
+    let deadline = Instant::now() + HANDLER_WAIT;
+    while server.is_running() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(10));
+    }
+    ensure!(!server.is_running(), "the crashed server is still serving");
+    ensure!(
+        log.state.lock().attempts.is_empty(),
+        "the server wrote a response before it crashed"
+    );
+    // What a killed server leaves: its objects, with its (dead) PID still in them.
+    let requests = zerobuffer::inspect(&request_buffer_name(&channel))
+        .context("the crashed server's request buffer should be left behind")?;
+    ensure!(
+        requests.oieb.reader_pid != 0 && !requests.reader_alive,
+        "the request buffer's reader PID is {} (alive: {}): closed, not crashed",
+        requests.oieb.reader_pid,
+        requests.reader_alive
+    );
+    let responses = zerobuffer::inspect(&response_buffer_name(&channel))
+        .context("inspecting the client's response buffer")?;
+    ensure!(
+        responses.oieb.writer_pid != 0 && !responses.writer_alive,
+        "the response writer PID is {} (alive: {}): the server should have crashed attached",
+        responses.oieb.writer_pid,
+        responses.writer_alive
+    );
+    tracing::info!(request, "server crashed while processing request");
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process attempts to send response of '([^']*)' bytes$")]
+fn attempts_response_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let len: usize = num(&size)?;
+    let log = server_log(world.process(&process));
+    log.wait_for(HANDLER_WAIT, |s| {
+        s.attempts.iter().any(|a| a.len == len).then_some(())
+    })
+    .ok_or_else(|| anyhow!("the handler started no {len}-byte response within {HANDLER_WAIT:?}"))
+}
+
+#[then(regex = r"^the '([^']*)' process should block on response write$")]
+fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let log = server_log(state);
+    let channel = server(state)?.channel().to_owned();
+    // Blocked: a write that has been in progress for a while (a write that finds room
+    // completes within microseconds).
+    let deadline = Instant::now() + HANDLER_WAIT;
+    let (index, len) = loop {
+        let blocked = log
+            .state
+            .lock()
+            .attempts
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(i, a)| {
+                (a.outcome.is_none() && a.started.elapsed() >= BLOCK_PROOF).then_some((i, a.len))
+            });
+        if let Some(found) = blocked {
+            break found;
+        }
+        ensure!(
+            Instant::now() < deadline,
+            "no response write stayed pending for {BLOCK_PROOF:?}: every write completed"
+        );
+        thread::sleep(Duration::from_millis(20));
+    };
+    let free = zerobuffer::inspect(&response_buffer_name(&channel))?
+        .oieb
+        .payload_free_bytes;
+    ensure!(
+        free < (len + HEADER) as u64,
+        "the response ring has {free} free bytes, enough for the {len}-byte response"
+    );
+    scratch(state).blocked_attempt = Some(index);
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process should unblock and complete write$")]
+fn should_unblock(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let index = scratch(state)
+        .blocked_attempt
+        .ok_or_else(|| anyhow!("no blocked response write was observed before"))?;
+    let log = server_log(state);
+    let outcome = log
+        .wait_for(HANDLER_WAIT, |s| s.attempts[index].outcome.clone())
+        .ok_or_else(|| anyhow!("the blocked response write did not complete"))?;
+    outcome
+        .map(drop)
+        .map_err(|(e, _)| anyhow!("the blocked response write failed: {e}"))
+}
+
+#[then(regex = r"^the '([^']*)' process completes processing after '([^']*)' seconds$")]
+fn completes_processing_after(world: &mut ZbWorld, process: String, secs: String) -> Result<()> {
+    let delay = Duration::from_secs_f64(num(&secs)?);
+    let log = server_log(world.process(&process));
+    // The handler has finished processing when it starts writing the response.
+    let processing = log
+        .wait_for(delay + HANDLER_WAIT, |s| {
+            s.attempts.last().map(|a| a.processing)
+        })
+        .ok_or_else(|| anyhow!("the handler did not finish processing a request"))?;
+    ensure!(
+        processing >= delay,
+        "the handler finished after {processing:?}, before the {delay:?} processing time"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process attempts to send response$")]
+fn attempts_response(world: &mut ZbWorld, process: String) -> Result<()> {
+    let log = server_log(world.process(&process));
+    let (request, len) = log
+        .wait_for(HANDLER_WAIT, |s| {
+            s.attempts.last().map(|a| (a.request, a.len))
+        })
+        .ok_or_else(|| anyhow!("the handler made no attempt to send a response"))?;
+    log.wait_for(HANDLER_WAIT, |s| {
+        s.attempts.last()?.outcome.as_ref().map(drop)
+    })
+    .ok_or_else(|| anyhow!("the {len}-byte response to request {request} is still being written"))
+}
+
+#[then(regex = r"^the '([^']*)' process detects client death when writing$")]
+fn detects_client_death(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let log = server_log(state);
+    let outcome = log
+        .wait_for(HANDLER_WAIT, |s| s.attempts.last()?.outcome.clone())
+        .ok_or_else(|| anyhow!("the server made no response write"))?;
+    match outcome {
+        // The client had closed its response buffer: the write itself failed.
+        Err((_, true)) => Ok(()),
+        Err((e, false)) => bail!("the response write failed, but not for a dead client: {e}"),
+        // A killed client's ring still has room, so the write lands in it (every
+        // implementation, protocol.md §10.5); the server must then find the client dead
+        // at once, from its dead request writer, and let it go.
+        Ok(sequence) => {
+            let server = server(state)?;
+            let deadline = Instant::now() + HANDLER_WAIT;
+            let mut seen = Vec::new();
+            loop {
+                seen.extend(server.take_errors());
+                if seen.iter().any(Error::is_peer_dead) {
+                    return Ok(());
+                }
+                ensure!(
+                    Instant::now() < deadline,
+                    "response {sequence} went to the dead client and the server never noticed \
+                     its death (errors: {seen:?})"
+                );
+                thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+#[then(regex = r"^the '([^']*)' process continues processing other requests$")]
+fn continues_processing(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let server = server(state)?;
+    ensure!(
+        server.is_running(),
+        "the server stopped serving: {:?}",
+        server.take_errors()
+    );
+    let channel = server.channel().to_owned();
+    // Another client is served on the same channel.
+    let delay = match scratch(state).log.state.lock().attempts.last() {
+        Some(a) => a.processing,
+        None => Duration::ZERO,
+    };
+    let client = connect_client(&channel)?;
+    let sequence = client.send_request(b"next client")?;
+    let response = client
+        .receive_response(delay + READ_TIMEOUT)
+        .context("the next client got no response")?;
+    ensure!(
+        (response.sequence(), &*response) == (sequence, &b"next client"[..]),
+        "the next client got response {} = {:?}",
+        response.sequence(),
+        String::from_utf8_lossy(&response)
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process disposes server while '([^']*)' responses pending$")]
+fn disposes_server(world: &mut ZbWorld, process: String, pending: String) -> Result<()> {
+    let expected: u64 = num(&pending)?;
+    let state = world.process(&process);
+    let mut server = state
+        .duplex_server
+        .take()
+        .ok_or_else(|| anyhow!("the '{process}' process has no duplex server"))?;
+    let channel = server.channel().to_owned();
+    // Requests the client wrote and responses the server wrote, from the two control blocks.
+    let requests = zerobuffer::inspect(&request_buffer_name(&channel))?
+        .oieb
+        .payload_written_count;
+    let responses = zerobuffer::inspect(&response_buffer_name(&channel))?
+        .oieb
+        .payload_written_count;
+    ensure!(
+        requests.saturating_sub(responses) == expected,
+        "{requests} requests and {responses} responses: {} pending, not {expected}",
+        requests.saturating_sub(responses)
+    );
+    server.stop().context("disposing the server")?;
+    ensure!(!server.is_running(), "the disposed server still runs");
+    drop(server);
+    Ok(())
+}
+
+#[when(regex = r"^a new '([^']*)' process creates immutable duplex channel '([^']*)'$")]
+fn new_server_creates(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
+    create_server(world, &process, &channel, DEFAULT_CHANNEL)?;
+    scratch(world.process(&process)).new_server = true;
+    Ok(())
+}
+
+#[then(regex = r"^the new server should reuse same channel name successfully$")]
+fn new_server_reuses_name(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    ensure!(
+        scratch(state).new_server,
+        "no new server was created in the '{}' process",
+        state.name
+    );
+    let server = server(state)?;
+    let channel = server.channel().to_owned();
+    // Reusing the name means creating the request buffer under it again and serving on it.
+    server
+        .start(ProcessingMode::SingleThread, |request| request.to_vec())
+        .context("the new server could not take the channel name")?;
+    let info = zerobuffer::inspect(&request_buffer_name(&channel))?;
+    ensure!(
+        info.reader_alive && info.oieb.payload_written_count == 0,
+        "the request buffer is not the new server's fresh one: {:?}",
+        info.oieb
+    );
+    let client = connect_client(&channel)?;
+    let sequence = client.send_request(b"reused")?;
+    let response = client.receive_response(READ_TIMEOUT)?;
+    ensure!(
+        (response.sequence(), &*response) == (sequence, &b"reused"[..]),
+        "the new server answered {} = {:?}",
+        response.sequence(),
+        String::from_utf8_lossy(&response)
+    );
+    Ok(())
+}
+
+// ---- O. Client steps -----------------------------------------------------------------------
+
+#[when(regex = r"^the '(.*)' process creates duplex channel client '(.*)'$")]
+fn creates_client(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
+    let channel = world.buffer_name(&channel);
+    let state = world.process(&process);
+    ensure!(
+        state.duplex_client.is_none(),
+        "the '{process}' process already has a duplex client"
+    );
+    state.duplex_client = Some(Arc::new(connect_client(&channel)?));
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process sends request with size '(.*)'$")]
+fn sends_request_with_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let data = timestamped_request(num(&size)?)?;
+    send(world.process(&process), data).map(drop)
+}
+
+#[then(regex = r"^response should match request with size '(.*)'$")]
+fn response_matches_request(world: &mut ZbWorld, size: String) -> Result<()> {
+    let size: usize = num(&size)?;
+    let state = world.current()?;
+    let response = receive(state, READ_TIMEOUT)?;
+    ensure!(
+        response.data.len() == size,
+        "response {} has {} bytes, expected {size}",
+        response.sequence,
+        response.data.len()
+    );
+    let request = request_for(scratch(state), &response)?;
+    ensure!(
+        request == response.data.as_slice(),
+        "response {} differs from its request",
+        response.sequence
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process sends '(.*)' requests sequentially$")]
+#[when(regex = r"^the '(.*)' process sends '(.*)' requests from single thread$")]
+#[when(regex = r"^the '([^']*)' process sends '([^']*)' requests$")]
+fn sends_requests(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    send_numbered(world.process(&process), &count)
+}
+
+#[then(regex = r"^the '(.*)' process receives '(.*)' responses in order$")]
+fn receives_in_order(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let state = world.process(&process);
+    let first = scratch(state).responses.len();
+    for _ in 0..count {
+        receive(state, ORDERED_RESPONSE_TIMEOUT)?;
+    }
+    check_in_order(&scratch(state).responses[first..])
+}
+
+/// Sequences increase by one from response to response.
+fn check_in_order(responses: &[ReceivedFrame]) -> Result<()> {
+    ensure!(!responses.is_empty(), "no response has been received");
+    for pair in responses.windows(2) {
+        ensure!(
+            pair[1].sequence == pair[0].sequence + 1,
+            "response {} followed response {}",
+            pair[1].sequence,
+            pair[0].sequence
+        );
+    }
+    Ok(())
+}
+
+#[then(regex = r"^responses should match requests by content$")]
+fn responses_match_by_content(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    ensure!(
+        !scratch.responses.is_empty(),
+        "no response has been received"
+    );
+    for response in &scratch.responses {
+        ensure!(
+            request_for(scratch, response)? == response.data.as_slice(),
+            "response {} = {:?} differs from its request",
+            response.sequence,
+            String::from_utf8_lossy(&response.data)
+        );
+    }
+    Ok(())
+}
+
+#[then(regex = r"^no responses should be lost or duplicated$")]
+fn none_lost_or_duplicated(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    let mut answered = BTreeSet::new();
+    for response in &scratch.responses {
+        ensure!(
+            answered.insert(response.sequence),
+            "response {} arrived twice",
+            response.sequence
+        );
+    }
+    let lost: Vec<_> = scratch
+        .sent
+        .keys()
+        .filter(|s| !answered.contains(s))
+        .collect();
+    ensure!(lost.is_empty(), "requests without a response: {lost:?}");
+    ensure!(
+        scratch.responses.len() == scratch.sent.len(),
+        "{} responses for {} requests",
+        scratch.responses.len(),
+        scratch.sent.len()
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the '(.*)' process receives exactly '(.*)' responses$")]
+fn receives_exactly(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let state = world.process(&process);
+    while scratch(state).responses.len() < count {
+        receive(state, READ_TIMEOUT)?;
+    }
+    let client = client(state)?;
+    ensure!(
+        client.pending_requests() == 0,
+        "{} more requests await responses beyond {count}",
+        client.pending_requests()
+    );
+    match client.receive_response(NO_EXTRA_WAIT) {
+        Err(Error::Timeout(_)) => {}
+        Ok(extra) => bail!("an extra response {} arrived", extra.sequence()),
+        Err(e) => bail!("looking for extra responses: {e}"),
+    };
+    let got = scratch(state).responses.len();
+    ensure!(got == count, "{got} responses, expected exactly {count}");
+    Ok(())
+}
+
+#[then(regex = r"^all '(.*)' responses match their requests$")]
+fn all_responses_match(world: &mut ZbWorld, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let scratch = scratch(world.current()?);
+    ensure!(
+        scratch.responses.len() == count && scratch.sent.len() == count,
+        "{} responses for {} requests, expected {count} of each",
+        scratch.responses.len(),
+        scratch.sent.len()
+    );
+    for response in &scratch.responses {
+        ensure!(
+            request_for(scratch, response)? == response.data.as_slice(),
+            "response {} differs from its request",
+            response.sequence
+        );
+    }
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process measures total response time$")]
+fn measures_total_time(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let started = scratch(state)
+        .batch_started
+        .ok_or_else(|| anyhow!("no requests were sent to time"))?;
+    let client = client(state)?;
+    while client.pending_requests() > 0 {
+        receive(state, ORDERED_RESPONSE_TIMEOUT)?;
+    }
+    scratch(state).measured = Some(started.elapsed());
+    Ok(())
+}
+
+#[then(regex = r"^total time should be at least '(.*)' ms$")]
+fn total_time_at_least(world: &mut ZbWorld, ms: String) -> Result<()> {
+    let minimum = Duration::from_millis(num(&ms)?);
+    let measured = scratch(world.current()?)
+        .measured
+        .ok_or_else(|| anyhow!("no response time was measured"))?;
+    ensure!(
+        measured >= minimum,
+        "the responses took {measured:?}, less than {minimum:?}"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^responses should arrive in order$")]
+fn responses_in_order(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    check_in_order(&scratch.responses)?;
+    let first_sent = scratch.sent.keys().next().copied();
+    ensure!(
+        scratch.responses.first().map(|r| r.sequence) == first_sent,
+        "the first response does not answer the first request"
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process sends request of '([^']*)' bytes$")]
+fn sends_request_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    send(world.process(&process), simple_data(num(&size)?)).map(drop)
+}
+
+#[when(regex = r"^the '([^']*)' process waits for response with timeout '([^']*)' seconds$")]
+fn waits_for_response(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+    let timeout = Duration::from_secs_f64(num(&seconds)?);
+    let state = world.process(&process);
+    let client = client(state)?;
+    state.last_error = None;
+    match client.receive_response(timeout) {
+        Ok(frame) => {
+            let received = ReceivedFrame {
+                sequence: frame.sequence(),
+                data: frame.to_vec(),
+            };
+            drop(frame);
+            scratch(state).responses.push(received);
+        }
+        Err(e) => state.last_error = Some(e),
+    }
+    Ok(())
+}
+
+/// The kept error must say the server (the response writer) is dead.
+fn kept_server_death(state: &ProcessState) -> Result<()> {
+    match &state.last_error {
+        Some(Error::WriterDead) => Ok(()),
+        Some(other) => bail!("expected the server's death (writer dead), got: {other}"),
+        None => bail!("the client got its response: no error was kept"),
+    }
+}
+
+#[then(regex = r"^the '([^']*)' process should detect server death$")]
+fn should_detect_server_death(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    kept_server_death(state)?;
+    ensure!(
+        !client(state)?.is_server_connected(),
+        "the client still sees the server connected"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^an appropriate exception should be thrown$")]
+fn appropriate_exception(world: &mut ZbWorld) -> Result<()> {
+    kept_server_death(world.current()?)
+}
+
+#[when(regex = r"^the '([^']*)' process does not read responses$")]
+fn does_not_read(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let client = client(state)?;
+    ensure!(
+        client.pending_requests() > 0,
+        "no request awaits a response, so there is nothing to leave unread"
+    );
+    // Leaving them unread: nothing was taken from the response ring behind the steps' back.
+    let read = zerobuffer::inspect(&response_buffer_name(client.channel()))?
+        .oieb
+        .payload_read_count;
+    let recorded = scratch(state).responses.len() as u64;
+    ensure!(
+        read == recorded,
+        "{read} responses were read, {recorded} by the steps"
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process reads one response$")]
+fn reads_one_response(world: &mut ZbWorld, process: String) -> Result<()> {
+    receive(world.process(&process), READ_TIMEOUT).map(drop)
+}
+
+#[when(regex = r"^the '([^']*)' process acquires zero-copy request buffer of size '([^']*)'$")]
+fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let len: usize = num(&size)?;
+    let state = world.process(&process);
+    ensure!(
+        scratch(state).zero_copy.is_none(),
+        "a zero-copy request is already in progress"
+    );
+    // The slot borrows the client, so the client moves to the thread that holds the slot.
+    let shared = state
+        .duplex_client
+        .take()
+        .ok_or_else(|| anyhow!("the '{process}' process has no duplex client"))?;
+    let owned = Arc::try_unwrap(shared).map_err(|shared| {
+        state.duplex_client = Some(shared);
+        anyhow!("the '{process}' duplex client is in use by other work")
+    })?;
+    let request = ZeroCopyRequest::start(owned, len)?;
+    scratch(state).zero_copy = Some(request);
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process fills buffer with test pattern$")]
+fn fills_request_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
+    scratch(world.process(&process))
+        .zero_copy
+        .as_mut()
+        .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?
+        .fill()
+}
+
+#[when(regex = r"^the '([^']*)' process commits request$")]
+fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let request = scratch(state)
+        .zero_copy
+        .take()
+        .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?;
+    ensure!(request.filled, "the request buffer was not filled");
+    let len = request.len;
+    let (client, sequence, allocations) = request.commit()?;
+    state.duplex_client = Some(Arc::new(client));
+    let scratch = scratch(state);
+    scratch.sent.insert(sequence, simple_data(len));
+    scratch.zero_copy_sent = Some((sequence, allocations));
+    Ok(())
+}
+
+#[then(regex = r"^response should contain same test pattern$")]
+fn response_same_pattern(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let (sequence, _) = scratch(state)
+        .zero_copy_sent
+        .clone()
+        .ok_or_else(|| anyhow!("no zero-copy request was committed"))?;
+    let response = receive(state, READ_TIMEOUT)?;
+    ensure!(
+        response.sequence == sequence,
+        "response {} does not answer request {sequence}",
+        response.sequence
+    );
+    let len = scratch(state).sent[&sequence].len();
+    ensure!(
+        response.data.len() == len && is_simple_data(&response.data),
+        "the {}-byte response does not hold the {len}-byte test pattern",
+        response.data.len()
+    );
+    Ok(())
+}
+
+#[then(regex = r"^no memory allocations in send path$")]
+fn no_allocations_in_send_path(world: &mut ZbWorld) -> Result<()> {
+    let (_, phases) = scratch(world.current()?)
+        .zero_copy_sent
+        .clone()
+        .ok_or_else(|| anyhow!("no zero-copy request was sent"))?;
+    for (phase, allocations) in phases {
+        let Some(allocations) = allocations else {
+            bail!(
+                "cannot count allocations: this binary does not install \
+                 zerobuffer_steps::alloc_counter::CountingAllocator as its global allocator"
+            );
+        };
+        ensure!(
+            allocations == 0,
+            "the zero-copy {phase} made {allocations} heap allocation(s)"
+        );
+    }
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process sends '(.*)' byte frame with test pattern$")]
+fn sends_pattern_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    send(world.process(&process), simple_data(num(&size)?)).map(drop)
+}
+
+#[then(regex = r"^response should contain XOR transformed data$")]
+fn response_xor_transformed(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let response = receive(state, READ_TIMEOUT)?;
+    let request = request_for(scratch(state), &response)?;
+    ensure!(
+        request.len() == response.data.len() && !request.is_empty(),
+        "response of {} bytes to a {}-byte request",
+        response.data.len(),
+        request.len()
+    );
+    // The key is the server's business; the response must be the request XOR one non-zero key.
+    let key = request[0] ^ response.data[0];
+    ensure!(
+        key != 0,
+        "response {} is not transformed",
+        response.sequence
+    );
+    if let Some(i) = (0..request.len()).find(|&i| request[i] ^ key != response.data[i]) {
+        bail!(
+            "byte {i} of response {} is {:#04x}, not {:#04x} ^ {key:#04x}",
+            response.sequence,
+            response.data[i],
+            request[i]
+        );
+    }
+    Ok(())
+}
+
+#[then(regex = r"^the server handler receives immutable request frame$")]
+fn handler_request_immutable(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let channel = client(state)?.channel().to_owned();
+    let scratch = scratch(state);
+    let response = last_response(scratch)?;
+    let request = request_for(scratch, response)?;
+    // The handler has run (its response is here): its request frame must still hold exactly
+    // the bytes this client wrote, i.e. the handler only read it.
+    let in_ring = frame_in_ring(&request_buffer_name(&channel), response.sequence)?;
+    ensure!(
+        in_ring == request,
+        "the request frame in the request ring was modified by the handler"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the server handler returns new response data$")]
+fn handler_returns_new_data(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let channel = client(state)?.channel().to_owned();
+    let scratch = scratch(state);
+    let response = last_response(scratch)?;
+    let request = request_for(scratch, response)?;
+    ensure!(
+        response.data.as_slice() != request,
+        "response {} is the request itself, not new data",
+        response.sequence
+    );
+    // New data written into the response ring, while the request ring keeps the request.
+    let written = frame_in_ring(&response_buffer_name(&channel), response.sequence)?;
+    ensure!(
+        written == response.data,
+        "response {} in the response ring differs from what was received",
+        response.sequence
+    );
+    let request_now = frame_in_ring(&request_buffer_name(&channel), response.sequence)?;
+    ensure!(
+        request_now == request,
+        "the response was made by changing the request in place"
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process sends request$")]
+fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let i = scratch(state).sent.len();
+    send(state, format!("Request {i}").into_bytes()).map(drop)
+}
+
+#[when(regex = r"^the '([^']*)' process simulates crash after '([^']*)' second$")]
+fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+    let delay = Duration::from_secs_f64(num(&seconds)?);
+    let dead_pid = zerobuffer::testing::dead_pid()?;
+    let state = world.process(&process);
+    // The client leaves this process's hands now: from here on only the timer touches it.
+    let client = state
+        .duplex_client
+        .take()
+        .ok_or_else(|| anyhow!("the '{process}' process has no duplex client"))?;
+    state.jobs.spawn("duplex-client-crash", move |stop| {
+        let deadline = Instant::now() + delay;
+        while Instant::now() < deadline {
+            if stop.is_set() {
+                return Ok(()); // the scenario ended first: close normally
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Arc::try_unwrap(client)
+            .map_err(|_| anyhow!("the duplex client is still in use by other work"))?
+            .simulate_crash(dead_pid);
+        Ok(())
+    })
+}
+
+#[when(regex = r"^the '([^']*)' process receives '([^']*)' responses$")]
+fn receives_responses(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let state = world.process(&process);
+    for _ in 0..count {
+        receive(state, READ_TIMEOUT)?;
+    }
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process attempts to receive pending responses$")]
+fn attempts_pending(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let client = client(state)?;
+    ensure!(
+        client.pending_requests() > 0,
+        "no request awaits a response"
+    );
+    state.last_error = None;
+    while client.pending_requests() > 0 {
+        if let Err(e) = receive(state, PENDING_TIMEOUT) {
+            let error = e
+                .downcast::<Error>()
+                .map_err(|e| e.context("receiving a pending response"))?;
+            state.last_error = Some(error);
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process should receive exception on pending$")]
+fn exception_on_pending(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let error = state.take_error("an error for the pending responses")?;
+    ensure!(
+        matches!(error, Error::WriterDead | Error::Timeout(_)),
+        "expected writer-dead or a timeout for the pending responses, got: {error}"
+    );
+    ensure!(
+        client(state)?.pending_requests() > 0,
+        "every request was answered after all"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^all shared memory should be cleaned up$")]
+fn all_shared_memory_cleaned(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let client = state
+        .duplex_client
+        .take()
+        .ok_or_else(|| anyhow!("the '{}' process has no duplex client", state.name))?;
+    let channel = client.channel().to_owned();
+    ensure_removed(&request_buffer_name(&channel))
+        .context("the disposed server's request buffer")?;
+    // The response buffer is the client's: it goes with the client, which is done here.
+    Arc::try_unwrap(client)
+        .map_err(|_| anyhow!("the duplex client is still in use by other work"))?;
+    ensure_removed(&response_buffer_name(&channel)).context("the client's response buffer")
+}

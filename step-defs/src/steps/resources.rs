@@ -1,0 +1,803 @@
+//! Group I of steps.md (feature 07, system resources): creation failures and resource
+//! exhaustion that must leave nothing behind, a multi-field structure published through the
+//! ring, and frames of every size checked byte for byte.
+//!
+//! Also the helpers features 08 and 10 share: the objects of a buffer, creation attempts (with
+//! /dev/shm watched through inotify), a lowered descriptor limit, and the state of steps that
+//! are broadcast before any process is named.
+
+use std::fs;
+use std::io;
+use std::mem::MaybeUninit;
+use std::ops::Range;
+use std::os::fd::{AsRawFd as _, OwnedFd};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+
+use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use cucumber::{given, then, when};
+use rustix::fs::inotify;
+use rustix::io::Errno;
+use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+use zerobuffer::testdata::is_simple_data;
+use zerobuffer::{BufferConfig, Error, Reader, Writer};
+
+use super::basic::DEFAULT_CONFIG;
+use super::num;
+use crate::world::{ProcessState, ZbWorld, READ_TIMEOUT};
+
+// ---- State of broadcast steps ----------------------------------------------------------------
+
+/// The pseudo-process holding the state of steps that come before any process is named (7.1,
+/// 7.2, 8.4, 10.1 and 10.5 start that way). Harmony broadcasts such steps to every role, so in
+/// a serve they run in the very process whose named steps follow.
+pub(crate) const BROADCAST: &str = "all";
+
+/// The process a subject-less step acts on: the last one named, else [`BROADCAST`].
+pub(crate) fn subject(world: &mut ZbWorld) -> &mut ProcessState {
+    if world.current().is_err() {
+        return world.process(BROADCAST);
+    }
+    world.current().expect("a process was named")
+}
+
+/// The scratch `T` of `process` if `holds` says it has what the step needs, else the one kept
+/// by broadcast steps (see [`BROADCAST`]).
+pub(crate) fn kept_scratch<'w, T: Default + Send + 'static>(
+    world: &'w mut ZbWorld,
+    process: &str,
+    holds: impl Fn(&mut T) -> bool,
+) -> Result<&'w mut T> {
+    if holds(world.process(process).scratch::<T>()) {
+        return Ok(world.process(process).scratch::<T>());
+    }
+    let shared = match world.existing(BROADCAST) {
+        Ok(state) => state.scratch::<T>(),
+        Err(_) => bail!("no earlier step of the '{process}' process prepared this check"),
+    };
+    ensure!(
+        holds(shared),
+        "no earlier step of the '{process}' process prepared this check"
+    );
+    Ok(shared)
+}
+
+/// [`kept_scratch`] for subject-less steps.
+fn current_kept<T: Default + Send + 'static>(
+    world: &mut ZbWorld,
+    holds: impl Fn(&mut T) -> bool,
+) -> Result<&mut T> {
+    let name = subject(world).name.clone();
+    kept_scratch(world, &name, holds)
+}
+
+// ---- The objects of a buffer -----------------------------------------------------------------
+
+/// The four objects of buffer `name` (protocol.md §0): segment, sem-w, sem-r, lock file.
+pub(crate) fn object_paths(name: &str) -> [PathBuf; 4] {
+    [
+        PathBuf::from(format!("/dev/shm/{name}")),
+        PathBuf::from(format!("/dev/shm/sem.sem-w-{name}")),
+        PathBuf::from(format!("/dev/shm/sem.sem-r-{name}")),
+        PathBuf::from(zerobuffer::LOCK_DIR).join(format!("{name}.lock")),
+    ]
+}
+
+/// Those of the four objects that exist.
+pub(crate) fn existing_objects(name: &str) -> Vec<String> {
+    object_paths(name)
+        .iter()
+        .filter(|p| p.symlink_metadata().is_ok())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Descriptors and mappings of this process that still refer to an object of `name` (a
+/// leaked descriptor or mapping keeps an unlinked object alive).
+pub(crate) fn process_references(name: &str) -> Result<Vec<String>> {
+    let objects: Vec<String> = object_paths(name)
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let refers = |target: &str| {
+        objects
+            .iter()
+            .any(|o| target == o || target.strip_suffix(" (deleted)") == Some(o))
+    };
+    let mut found = Vec::new();
+    for entry in fs::read_dir("/proc/self/fd").context("listing /proc/self/fd")? {
+        let entry = entry?;
+        if let Ok(target) = fs::read_link(entry.path()) {
+            let target = target.display().to_string();
+            if refers(&target) {
+                found.push(format!(
+                    "descriptor {} → {target}",
+                    entry.file_name().display()
+                ));
+            }
+        }
+    }
+    let maps = fs::read_to_string("/proc/self/maps").context("reading /proc/self/maps")?;
+    for line in maps.lines() {
+        // The path is the sixth column; it may contain spaces.
+        let path = line.splitn(6, ' ').nth(5).unwrap_or("").trim_start();
+        if refers(path) {
+            found.push(format!("mapping of {path}"));
+        }
+    }
+    Ok(found)
+}
+
+/// Fails unless nothing of `name` is left, neither on the file system nor in this process.
+pub(crate) fn ensure_nothing_left(name: &str) -> Result<()> {
+    let left = existing_objects(name);
+    ensure!(left.is_empty(), "left behind: {}", left.join(", "));
+    let held = process_references(name)?;
+    ensure!(held.is_empty(), "still held: {}", held.join(", "));
+    Ok(())
+}
+
+// ---- Watching /dev/shm -----------------------------------------------------------------------
+
+/// Records the entries created and removed in /dev/shm (inotify), so a step can tell that a
+/// segment was created and removed again, rather than never created.
+pub(crate) struct ShmWatch {
+    fd: OwnedFd,
+    /// (file name, true = appeared / false = removed), in order.
+    events: Vec<(String, bool)>,
+}
+
+impl ShmWatch {
+    pub(crate) fn start() -> Result<ShmWatch> {
+        let fd = inotify::init(inotify::CreateFlags::NONBLOCK | inotify::CreateFlags::CLOEXEC)
+            .context("inotify_init")?;
+        let mask = inotify::WatchFlags::CREATE
+            | inotify::WatchFlags::DELETE
+            | inotify::WatchFlags::MOVED_TO
+            | inotify::WatchFlags::MOVED_FROM;
+        inotify::add_watch(&fd, "/dev/shm", mask).context("watching /dev/shm")?;
+        Ok(ShmWatch {
+            fd,
+            events: Vec::new(),
+        })
+    }
+
+    /// Takes in the events queued so far (the kernel queues them as the calls happen).
+    pub(crate) fn collect(&mut self) -> Result<()> {
+        let ShmWatch { fd, events } = self;
+        let mut buf = [MaybeUninit::<u8>::uninit(); 16 * 1024];
+        let mut reader = inotify::Reader::new(&*fd, &mut buf);
+        loop {
+            match reader.next() {
+                Ok(event) => {
+                    let flags = event.events();
+                    ensure!(
+                        !flags.contains(inotify::ReadFlags::QUEUE_OVERFLOW),
+                        "the /dev/shm event queue overflowed"
+                    );
+                    if let Some(file) = event.file_name() {
+                        let appeared = flags
+                            .intersects(inotify::ReadFlags::CREATE | inotify::ReadFlags::MOVED_TO);
+                        events.push((file.to_string_lossy().into_owned(), appeared));
+                    }
+                }
+                Err(Errno::AGAIN) => return Ok(()),
+                Err(Errno::INTR) => continue,
+                Err(e) => return Err(io::Error::from(e)).context("reading /dev/shm events"),
+            }
+        }
+    }
+
+    fn position(&self, file: &str, appeared: bool) -> Option<usize> {
+        self.events
+            .iter()
+            .position(|(f, a)| f == file && *a == appeared)
+    }
+
+    /// `/dev/shm/FILE` was created and afterwards removed.
+    pub(crate) fn created_then_removed(&self, file: &str) -> Result<()> {
+        let created = self
+            .position(file, true)
+            .ok_or_else(|| anyhow!("/dev/shm/{file} was never created"))?;
+        let removed = self.events[created..]
+            .iter()
+            .any(|(f, appeared)| f == file && !appeared);
+        ensure!(removed, "/dev/shm/{file} was created but never removed");
+        Ok(())
+    }
+
+    pub(crate) fn was_created(&self, file: &str) -> bool {
+        self.position(file, true).is_some()
+    }
+}
+
+// ---- Creation attempts -----------------------------------------------------------------------
+
+/// One attempt to create a buffer that is expected to fail, and what it did.
+pub(crate) struct Attempt {
+    pub name: String,
+    pub config: BufferConfig,
+    pub watch: Option<ShmWatch>,
+    /// `None` until the attempt ran; then the error, or `Ok` if the creation succeeded.
+    pub outcome: Option<Result<(), Error>>,
+}
+
+/// The creation attempt of a scenario and the descriptor limit it may run under.
+#[derive(Default)]
+pub(crate) struct Creation {
+    pub attempt: Option<Attempt>,
+    pub limit: Option<DescriptorLimit>,
+}
+
+impl Attempt {
+    /// Prepares an attempt on `name`: nothing of it may exist yet, so that anything found
+    /// later was left by the attempt. With `watch`, /dev/shm is watched from now on.
+    pub(crate) fn arrange(name: String, config: BufferConfig, watch: bool) -> Result<Attempt> {
+        let existing = existing_objects(&name);
+        ensure!(
+            existing.is_empty(),
+            "objects of '{name}' exist before the attempt: {}",
+            existing.join(", ")
+        );
+        Ok(Attempt {
+            name,
+            config,
+            watch: if watch {
+                Some(ShmWatch::start()?)
+            } else {
+                None
+            },
+            outcome: None,
+        })
+    }
+
+    /// Runs the creation; a buffer that gets created after all is closed at once.
+    pub(crate) fn run(&mut self) -> Result<()> {
+        ensure!(self.outcome.is_none(), "the creation was already attempted");
+        self.outcome = Some(Reader::create(&self.name, self.config).map(drop));
+        if let Some(watch) = &mut self.watch {
+            watch.collect()?;
+        }
+        Ok(())
+    }
+
+    /// The error of the attempt.
+    pub(crate) fn error(&self) -> Result<&Error> {
+        match &self.outcome {
+            None => bail!("the creation of '{}' was not attempted", self.name),
+            Some(Ok(())) => bail!("the creation of '{}' succeeded", self.name),
+            Some(Err(e)) => Ok(e),
+        }
+    }
+
+    pub(crate) fn watch(&self) -> Result<&ShmWatch> {
+        self.watch
+            .as_ref()
+            .ok_or_else(|| anyhow!("/dev/shm was not watched during the attempt"))
+    }
+}
+
+/// The attempt kept by `process` or by a broadcast step.
+pub(crate) fn attempt_of<'w>(world: &'w mut ZbWorld, process: &str) -> Result<&'w mut Attempt> {
+    kept_scratch::<Creation>(world, process, |c| c.attempt.is_some())?
+        .attempt
+        .as_mut()
+        .ok_or_else(|| anyhow!("no creation was attempted"))
+}
+
+fn current_attempt(world: &mut ZbWorld) -> Result<&mut Attempt> {
+    current_kept::<Creation>(world, |c| c.attempt.is_some())?
+        .attempt
+        .as_mut()
+        .ok_or_else(|| anyhow!("no creation was attempted"))
+}
+
+/// The error is the failure injected before sem-w is created.
+pub(crate) fn ensure_injected_semaphore_failure(err: &Error) -> Result<()> {
+    let injected = matches!(err, Error::Os { context, source }
+        if context.contains("semaphores") && source.to_string().contains("injected"));
+    ensure!(
+        injected,
+        "expected the injected semaphore creation failure, got: {err}"
+    );
+    Ok(())
+}
+
+/// Arms the library's hook so the next creation of the attempt's buffer fails right before
+/// sem-w, after lock file and segment exist; then runs it.
+pub(crate) fn run_with_semaphore_failure(attempt: &mut Attempt) -> Result<()> {
+    zerobuffer::testing::fail_next_semaphore_creation(&attempt.name);
+    attempt.run()
+}
+
+// ---- A lowered descriptor limit --------------------------------------------------------------
+
+/// This process's RLIMIT_NOFILE lowered so that only `spare` more descriptors can be opened:
+/// a harmless, deterministic stand-in for exhausted host limits, which are shared by
+/// everything on the machine. The previous limit is restored on drop.
+pub(crate) struct DescriptorLimit {
+    previous: Rlimit,
+}
+
+impl DescriptorLimit {
+    pub(crate) fn lower(spare: u64) -> Result<DescriptorLimit> {
+        let previous = getrlimit(Resource::Nofile);
+        // The kernel hands out the lowest free descriptor, and refuses any at or above the
+        // soft limit: with the limit at lowest-free + spare exactly `spare` opens succeed.
+        let lowest = {
+            let probe = fs::File::open("/dev/null").context("opening /dev/null")?;
+            probe.as_raw_fd() as u64
+        };
+        let lowered = Rlimit {
+            current: Some(lowest + spare),
+            maximum: previous.maximum,
+        };
+        setrlimit(Resource::Nofile, lowered).context("lowering RLIMIT_NOFILE")?;
+        tracing::debug!(limit = lowest + spare, "lowered RLIMIT_NOFILE");
+        Ok(DescriptorLimit { previous })
+    }
+
+    /// Opens descriptors until that fails and returns how many could be opened (at most 64),
+    /// checking that the failure is EMFILE.
+    pub(crate) fn spare_descriptors() -> Result<usize> {
+        let mut opened = Vec::new();
+        loop {
+            match fs::File::open("/dev/null") {
+                Ok(f) if opened.len() < 64 => opened.push(f),
+                Ok(_) => return Ok(opened.len() + 1),
+                Err(e) if e.raw_os_error() == Some(Errno::MFILE.raw_os_error()) => {
+                    return Ok(opened.len())
+                }
+                Err(e) => return Err(e).context("probing the descriptor limit"),
+            }
+        }
+    }
+}
+
+impl Drop for DescriptorLimit {
+    fn drop(&mut self) {
+        let previous = Rlimit {
+            current: self.previous.current,
+            maximum: self.previous.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, previous) {
+            tracing::error!(error = %e, "restoring RLIMIT_NOFILE failed");
+        }
+    }
+}
+
+/// Errors meaning the system ran out of a resource.
+const EXHAUSTION: [Errno; 4] = [Errno::MFILE, Errno::NFILE, Errno::NOSPC, Errno::NOMEM];
+
+/// The OS error code of a system error caused by an exhausted resource.
+fn exhaustion_code(err: &Error) -> Option<i32> {
+    match err {
+        Error::Os { source, .. } => source
+            .raw_os_error()
+            .filter(|c| EXHAUSTION.iter().any(|e| e.raw_os_error() == *c)),
+        _ => None,
+    }
+}
+
+/// Lowers the limit, then attempts the creation of `base` and restores the limit at once.
+pub(crate) fn attempt_under_limit(world: &mut ZbWorld, base: &str) -> Result<()> {
+    let name = world.buffer_name(base);
+    let state = subject(world);
+    let creation = state.scratch::<Creation>();
+    let limit = creation
+        .limit
+        .take()
+        .context("no step lowered the resource limit first")?;
+    // No watch: inotify would need a descriptor of its own.
+    let mut attempt = Attempt::arrange(name, DEFAULT_CONFIG, false)?;
+    let result = attempt.run();
+    drop(limit);
+    creation.attempt = Some(attempt);
+    result
+}
+
+// ---- 7.1 Partial initialization failure ------------------------------------------------------
+
+#[given(regex = r"^attempt to create buffer '([^']*)' with default config$")]
+fn arrange_creation(world: &mut ZbWorld, buffer: String) -> Result<()> {
+    let name = world.buffer_name(&buffer);
+    let attempt = Attempt::arrange(name, DEFAULT_CONFIG, true)?;
+    subject(world).scratch::<Creation>().attempt = Some(attempt);
+    Ok(())
+}
+
+#[given(regex = r"^the test simulates semaphore creation failure$")]
+fn simulates_semaphore_failure(world: &mut ZbWorld) -> Result<()> {
+    let attempt =
+        current_attempt(world).context("'attempt to create buffer ...' must come first")?;
+    run_with_semaphore_failure(attempt)
+}
+
+#[then(regex = r"^the buffer creation should fail$")]
+fn creation_failed(world: &mut ZbWorld) -> Result<()> {
+    let attempt = current_attempt(world)?;
+    ensure_injected_semaphore_failure(attempt.error()?)
+}
+
+#[then(regex = r"^the shared memory should be cleaned up$")]
+fn shared_memory_cleaned_up(world: &mut ZbWorld) -> Result<()> {
+    let attempt = current_attempt(world)?;
+    attempt.watch()?.created_then_removed(&attempt.name)?;
+    let segment = &object_paths(&attempt.name)[0];
+    ensure!(
+        segment.symlink_metadata().is_err(),
+        "{} still exists",
+        segment.display()
+    );
+    Ok(())
+}
+
+#[then(regex = r"^no resources should be leaked$")]
+fn no_resources_leaked(world: &mut ZbWorld) -> Result<()> {
+    let attempt = current_attempt(world)?;
+    attempt.error()?;
+    ensure_nothing_left(&attempt.name)
+}
+
+// ---- 7.2 System resource exhaustion ----------------------------------------------------------
+
+#[given(regex = r"^create maximum allowed shared memory segments$")]
+fn exhaust_segments(world: &mut ZbWorld) -> Result<()> {
+    // A buffer keeps its lock file open while it creates its segment: with one descriptor
+    // left, no further segment can be created by this process.
+    let limit = DescriptorLimit::lower(1)?;
+    let spare = DescriptorLimit::spare_descriptors()?;
+    ensure!(
+        spare == 1,
+        "{spare} descriptors can still be opened, expected exactly 1"
+    );
+    subject(world).scratch::<Creation>().limit = Some(limit);
+    Ok(())
+}
+
+#[when(regex = r"^attempt to create one more buffer '([^']*)'$")]
+fn attempt_one_more_buffer(world: &mut ZbWorld, buffer: String) -> Result<()> {
+    attempt_under_limit(world, &buffer)
+}
+
+#[then(regex = r"^the creation should fail with system error$")]
+fn failed_with_system_error(world: &mut ZbWorld) -> Result<()> {
+    let err = current_attempt(world)?.error()?;
+    ensure!(
+        exhaustion_code(err).is_some(),
+        "expected a system error for an exhausted resource (EMFILE, ENFILE, ENOSPC, ENOMEM), got: {err}"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^an appropriate error message should be returned$")]
+fn appropriate_error_message(world: &mut ZbWorld) -> Result<()> {
+    let attempt = current_attempt(world)?;
+    let err = attempt.error()?;
+    let message = err.to_string();
+    let code = exhaustion_code(err).context("the error is not a resource-exhaustion error")?;
+    let reason = io::Error::from_raw_os_error(code).to_string();
+    ensure!(
+        message.contains(&attempt.name),
+        "the message does not name the buffer: {message}"
+    );
+    ensure!(
+        ["shared memory", "semaphore", "lock file"]
+            .iter()
+            .any(|what| message.contains(what)),
+        "the message does not say which object failed: {message}"
+    );
+    ensure!(
+        message.contains(&reason),
+        "the message does not give the system's reason ({reason}): {message}"
+    );
+    Ok(())
+}
+
+// ---- 7.3 Memory barrier verification ---------------------------------------------------------
+
+/// The "complex structure" of 7.3 (its layout is not specified upstream): little-endian fields
+/// with the generation (the frame's sequence number) at both ends and an FNV-1a checksum last.
+const STRUCT_FIELDS: [(&str, usize); 10] = [
+    ("magic", 8),
+    ("generation", 8),
+    ("width", 4),
+    ("height", 4),
+    ("timestamp_ns", 8),
+    ("exposure", 8),
+    ("label", 32),
+    ("values", 128),
+    ("generation_end", 8),
+    ("checksum", 8),
+];
+const STRUCT_MAGIC: &[u8; 8] = b"ZBSTRUCT";
+
+fn struct_fields() -> impl Iterator<Item = (&'static str, Range<usize>)> {
+    STRUCT_FIELDS.iter().scan(0, |offset, &(name, len)| {
+        let range = *offset..*offset + len;
+        *offset += len;
+        Some((name, range))
+    })
+}
+
+pub(crate) fn struct_len() -> usize {
+    STRUCT_FIELDS.iter().map(|(_, len)| len).sum()
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+/// The bytes of the structure of `generation`.
+pub(crate) fn structure(generation: u64) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(struct_len());
+    bytes.extend_from_slice(STRUCT_MAGIC);
+    bytes.extend_from_slice(&generation.to_le_bytes());
+    bytes.extend_from_slice(&1920u32.to_le_bytes());
+    bytes.extend_from_slice(&1080u32.to_le_bytes());
+    bytes.extend_from_slice(&(1_700_000_000_000_000_000u64 + generation).to_le_bytes());
+    bytes.extend_from_slice(&(generation as f64 / 64.0).to_le_bytes());
+    let mut label = [b' '; 32];
+    let text = format!("zerobuffer structure {generation}");
+    label[..text.len().min(32)].copy_from_slice(&text.as_bytes()[..text.len().min(32)]);
+    bytes.extend_from_slice(&label);
+    for i in 0..16u64 {
+        bytes.extend_from_slice(&(generation.wrapping_mul(1_000_003) ^ (i * i)).to_le_bytes());
+    }
+    bytes.extend_from_slice(&generation.to_le_bytes());
+    let checksum = fnv1a(&bytes);
+    bytes.extend_from_slice(&checksum.to_le_bytes());
+    bytes
+}
+
+/// Fills a reserved slot field by field, checksum last, as a producer publishing a structure
+/// in place does; the commit that follows must make all of it visible at once.
+pub(crate) fn write_structure(slot: &mut [u8], generation: u64) {
+    let bytes = structure(generation);
+    for (_, range) in struct_fields() {
+        slot[range.clone()].copy_from_slice(&bytes[range]);
+    }
+}
+
+/// Names of the fields of `received` that differ from the structure of `generation`.
+pub(crate) fn wrong_fields(received: &[u8], generation: u64) -> Vec<&'static str> {
+    let expected = structure(generation);
+    struct_fields()
+        .filter(|(_, range)| received.get(range.clone()) != expected.get(range.clone()))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The structure is internally consistent: both generations equal `sequence` and the checksum
+/// matches the bytes as received.
+pub(crate) fn check_consistency(received: &[u8], sequence: u64) -> Result<()> {
+    let len = struct_len();
+    ensure!(
+        received.len() == len,
+        "the structure has {} bytes, expected {len}",
+        received.len()
+    );
+    let word = |at: usize| u64::from_le_bytes(received[at..at + 8].try_into().expect("8 bytes"));
+    let (first, last) = (word(8), word(len - 16));
+    ensure!(
+        first == sequence && last == sequence,
+        "generations {first} (start) and {last} (end), frame sequence {sequence}: a torn write"
+    );
+    let (stored, computed) = (word(len - 8), fnv1a(&received[..len - 8]));
+    ensure!(
+        stored == computed,
+        "checksum {stored:#018x} stored, {computed:#018x} computed: a partially visible write"
+    );
+    Ok(())
+}
+
+/// The structure the reader took after the data signal.
+#[derive(Default)]
+struct StructRead {
+    frame: Option<(u64, Vec<u8>)>,
+}
+
+#[when(regex = r"^the '([^']*)' process writes complex structure with multiple fields$")]
+fn writes_structure(world: &mut ZbWorld, process: String) -> Result<()> {
+    world
+        .process(&process)
+        .with_writer(|w| -> Result<u64> {
+            let mut slot = w.get_frame_buffer(struct_len())?;
+            let generation = slot.sequence();
+            write_structure(&mut slot, generation);
+            Ok(slot.commit())
+        })?
+        .context("publishing the structure")
+        .map(drop)
+}
+
+/// Frames of the in-process ordering probe.
+const BARRIER_PROBE_FRAMES: u64 = 5000;
+
+#[when(regex = r"^the system ensures memory barriers are in place$")]
+fn memory_barriers_in_place(world: &mut ZbWorld) -> Result<()> {
+    // Barriers cannot be seen, only their effect: a writer thread publishes structures in
+    // place through a small ring while a reader thread of this process checks that each one
+    // is complete the moment its signal arrives.
+    let name = world.buffer_name("barrier-probe");
+    let reader = Arc::new(Reader::create(&name, BufferConfig::new(0, 4096))?);
+    let mut writer = Writer::connect(&name)?;
+    let producer =
+        thread::Builder::new()
+            .name("barrier-writer".into())
+            .spawn(move || -> Result<()> {
+                for _ in 0..BARRIER_PROBE_FRAMES {
+                    let mut slot = writer.get_frame_buffer(struct_len())?;
+                    let generation = slot.sequence();
+                    write_structure(&mut slot, generation);
+                    slot.commit();
+                }
+                Ok(())
+            })?;
+    let mut torn = Vec::new();
+    for expected in 1..=BARRIER_PROBE_FRAMES {
+        let frame = reader
+            .read_frame(READ_TIMEOUT)
+            .with_context(|| format!("reading probe structure {expected}"))?;
+        ensure!(
+            frame.sequence() == expected,
+            "probe frame {} arrived, expected {expected}",
+            frame.sequence()
+        );
+        let wrong = wrong_fields(&frame, expected);
+        if !wrong.is_empty() && torn.len() < 5 {
+            torn.push(format!("structure {expected}: {}", wrong.join(", ")));
+        }
+    }
+    producer
+        .join()
+        .map_err(|_| anyhow!("the probe writer panicked"))??;
+    ensure!(
+        torn.is_empty(),
+        "structures read right after their signal were incomplete: {}",
+        torn.join("; ")
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the '([^']*)' process should read structure after semaphore signal$")]
+fn reads_structure_after_signal(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let reader = state.reader()?;
+    let signals = reader.pending_frames()?;
+    ensure!(
+        signals >= 1,
+        "no data signal is pending (sem-w is 0): the structure was not published"
+    );
+    let frame = reader.read_frame(READ_TIMEOUT)?;
+    let received = (frame.sequence(), frame.to_vec());
+    drop(frame);
+    ensure!(
+        received.1.len() == struct_len() && received.1.starts_with(STRUCT_MAGIC),
+        "frame {} ({} bytes) is not a structure",
+        received.0,
+        received.1.len()
+    );
+    state.scratch::<StructRead>().frame = Some(received);
+    Ok(())
+}
+
+fn read_structure(world: &mut ZbWorld) -> Result<(u64, Vec<u8>)> {
+    subject(world)
+        .scratch::<StructRead>()
+        .frame
+        .clone()
+        .context("no structure was read")
+}
+
+#[then(regex = r"^all fields should be fully visible$")]
+fn all_fields_visible(world: &mut ZbWorld) -> Result<()> {
+    let (sequence, bytes) = read_structure(world)?;
+    let wrong = wrong_fields(&bytes, sequence);
+    ensure!(
+        wrong.is_empty(),
+        "fields with other values than written: {}",
+        wrong.join(", ")
+    );
+    Ok(())
+}
+
+#[then(regex = r"^no partially visible writes should occur$")]
+fn no_partial_writes(world: &mut ZbWorld) -> Result<()> {
+    let (sequence, bytes) = read_structure(world)?;
+    check_consistency(&bytes, sequence)
+}
+
+// ---- 7.4 Pattern validation ------------------------------------------------------------------
+
+/// What "should validate each byte" read.
+#[derive(Default)]
+struct PatternCheck {
+    sizes: Vec<usize>,
+}
+
+#[when(
+    regex = r"^the '([^']*)' process writes frame with size '([^']*)' using incrementing pattern$"
+)]
+fn writes_incrementing_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let size: usize = num(&size)?;
+    world
+        .process(&process)
+        .with_writer(|w| -> Result<u64> {
+            // Filled in place: byte i = i % 256 (steps.md §4.1, the unseeded pattern).
+            let mut slot = w.get_frame_buffer(size)?;
+            for (i, byte) in slot.iter_mut().enumerate() {
+                *byte = i as u8;
+            }
+            Ok(slot.commit())
+        })?
+        .with_context(|| format!("writing a {size}-byte frame"))
+        .map(drop)
+}
+
+#[then(regex = r"^the '([^']*)' process should validate each byte matches expected pattern$")]
+fn validates_each_byte(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let reader = state.reader()?;
+    let pending = reader.pending_frames()?;
+    ensure!(pending > 0, "no frame is waiting to be validated");
+    let mut sizes = Vec::new();
+    for _ in 0..pending {
+        let frame = reader.read_frame(READ_TIMEOUT)?;
+        if !is_simple_data(&frame) {
+            let at = frame
+                .iter()
+                .enumerate()
+                .position(|(i, &b)| b != i as u8)
+                .unwrap_or(0);
+            bail!(
+                "frame {} ({} bytes): byte {at} is {}, expected {}",
+                frame.sequence(),
+                frame.len(),
+                frame[at],
+                at as u8
+            );
+        }
+        sizes.push(frame.len());
+    }
+    tracing::info!(?sizes, "validated every byte");
+    state.scratch::<PatternCheck>().sizes = sizes;
+    Ok(())
+}
+
+#[then(regex = r"^no data corruption should be detected$")]
+fn no_data_corruption(world: &mut ZbWorld) -> Result<()> {
+    // Beyond the bytes: the ring gave back exactly what was written, nothing more or less.
+    let state = subject(world);
+    let sizes = state.scratch::<PatternCheck>().sizes.clone();
+    ensure!(!sizes.is_empty(), "no frame was validated");
+    let reader = state.reader()?;
+    let oieb = reader.oieb_snapshot();
+    ensure!(
+        oieb.payload_read_count == oieb.payload_written_count,
+        "{} frames written, {} read",
+        oieb.payload_written_count,
+        oieb.payload_read_count
+    );
+    ensure!(
+        oieb.payload_read_pos == oieb.payload_write_pos,
+        "read position {} differs from write position {}",
+        oieb.payload_read_pos,
+        oieb.payload_write_pos
+    );
+    ensure!(
+        oieb.payload_free_bytes == oieb.payload_size,
+        "{} of {} payload bytes are free after everything was read",
+        oieb.payload_free_bytes,
+        oieb.payload_size
+    );
+    let (pending, held) = (reader.pending_frames()?, reader.outstanding_frames());
+    ensure!(
+        pending == 0 && held == 0,
+        "{pending} unread frame signal(s), {held} frame(s) held"
+    );
+    Ok(())
+}
