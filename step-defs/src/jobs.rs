@@ -124,7 +124,7 @@ impl Jobs {
             };
             match outcome {
                 Some(Ok(_)) => {}
-                Some(Err(e)) => errors.push(format!("job '{}': {e:#}", job.label)),
+                Some(Err(e)) => errors.push(format!("job '{}': {e}", job.label)),
                 None => errors.push(format!(
                     "job '{}' did not stop within {timeout:?}",
                     job.label

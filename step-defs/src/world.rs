@@ -10,7 +10,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, Result};
 use parking_lot::Mutex;
 use zerobuffer::{DuplexClient, DuplexServer, Reader, Writer};
 
@@ -258,7 +259,7 @@ impl ZbWorld {
         let mut errors = Vec::new();
         for state in self.processes.values_mut() {
             if let Err(e) = state.close() {
-                errors.push(format!("'{}': {e:#}", state.name));
+                errors.push(format!("'{}': {e}", state.name));
             }
         }
         self.processes.clear();
@@ -280,7 +281,7 @@ impl Default for ZbWorld {
 impl Drop for ZbWorld {
     fn drop(&mut self) {
         if let Err(e) = self.finish() {
-            tracing::warn!("{e:#}");
+            tracing::warn!("{e}");
         }
     }
 }

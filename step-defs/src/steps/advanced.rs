@@ -6,7 +6,8 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use zerobuffer::layout::FrameHeader;
@@ -239,7 +240,7 @@ fn multiple_corruption_scenarios(world: &mut ZbWorld, step: &Step) -> Result<()>
     for (i, row) in CORRUPTIONS.iter().enumerate() {
         let name = world.buffer_name(&format!("header-variation-{i}"));
         if let Err(e) = check_corruption(&name, row) {
-            failures.push(format!("{}: {e:#}", row.name));
+            failures.push(format!("{}: {e}", row.name));
         }
     }
     ensure!(failures.is_empty(), "{}", failures.join("; "));

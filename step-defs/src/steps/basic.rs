@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::Mutex;
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data, is_simple_data, simple_data};

@@ -5,7 +5,8 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use zerobuffer::layout::{oieb as field, FrameHeader, FRAME_HEADER_SIZE, OIEB_SIZE};

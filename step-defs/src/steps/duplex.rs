@@ -14,7 +14,8 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::{Condvar, Mutex};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name, Responder};

@@ -11,7 +11,8 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE};
@@ -293,7 +294,7 @@ fn join_bg_write(state: &mut ProcessState) -> Result<Option<u64>> {
     let outcome = state
         .jobs
         .join::<Option<u64>>(BG_WRITE, JOIN_TIMEOUT)
-        .map_err(|e| anyhow!("{e:#}"))?;
+        .map_err(|e| anyhow!("{e}"))?;
     edge(state).bg_written = Some(outcome);
     Ok(outcome)
 }

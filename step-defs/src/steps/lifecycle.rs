@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, simple_data};
 use zerobuffer::{BufferConfig, Error, Reader};
@@ -364,7 +365,7 @@ fn reconnects_after_reader_death(
     buffer: String,
 ) -> Result<()> {
     let state = world.process(&process);
-    detect_reader_death(state).map_err(|e| anyhow!("before reconnecting: {e:#}"))?;
+    detect_reader_death(state).map_err(|e| anyhow!("before reconnecting: {e}"))?;
     // Leave the old segment (gracefully: our PID there goes back to 0), then attach anew.
     if let Some(old) = state.writer.take() {
         old.try_lock_for(JOIN_TIMEOUT)

@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use rustix::time::{clock_gettime, ClockId};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};

@@ -6,7 +6,8 @@
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE, OIEB_SIGNATURE, OIEB_SIZE};

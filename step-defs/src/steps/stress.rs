@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use rustix::time::{clock_gettime, ClockId};
@@ -486,7 +487,7 @@ fn continuous_run(
             if Instant::now() >= next_sample {
                 match sample_usage(start) {
                     Ok(s) => samples.push(s),
-                    Err(e) => errors.push(format!("sampling: {e:#}")),
+                    Err(e) => errors.push(format!("sampling: {e}")),
                 }
                 next_sample += interval;
             }
@@ -503,7 +504,7 @@ fn continuous_run(
     let frames_read = match read_outcome {
         Ok(n) => n,
         Err(e) => {
-            errors.push(format!("reading: {e:#}"));
+            errors.push(format!("reading: {e}"));
             0
         }
     };

@@ -4,7 +4,8 @@
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Context as _, Result};
+use crate::explain::Explain as _;
+use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::layout::FRAME_HEADER_SIZE;
 use zerobuffer::Error;

@@ -1,0 +1,612 @@
+//! The serve's wire behaviour: methods, request shapes, step outcomes, timeouts, lifecycle,
+//! and bad input. Every test spawns the binary; stdout is read as strictly as Harmony reads
+//! it, so any stray byte fails the test.
+
+mod common;
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::driver::{check_step_response, leftovers};
+use common::serve::Serve;
+use serde_json::{json, Value};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A run id unique to this test process and call, as `(HARMONY_HOST_PID, HARMONY_FEATURE_ID)`.
+fn run_id() -> (String, String) {
+    static N: AtomicU64 = AtomicU64::new(1);
+    (
+        std::process::id().to_string(),
+        (900_000 + N.fetch_add(1, Ordering::Relaxed)).to_string(),
+    )
+}
+
+/// A serve named for a fresh run id; returns it with the buffer-name suffix.
+fn serve_with(args: &[&str]) -> (Serve, String) {
+    let (pid, feature) = run_id();
+    let suffix = format!("_{pid}_{feature}");
+    let env = [("HARMONY_HOST_PID", pid), ("HARMONY_FEATURE_ID", feature)];
+    (Serve::rust("rust", &env, args), suffix)
+}
+
+fn serve() -> Serve {
+    serve_with(&[]).0
+}
+
+fn step(kind: u8, text: &str) -> Value {
+    json!([{"Process": "reader", "StepType": kind, "Step": text, "Parameters": {}, "Context": {}, "IsBroadcast": false}])
+}
+
+/// Runs a step; returns its checked `StepResponse`.
+fn execute(serve: &mut Serve, kind: u8, text: &str) -> Value {
+    let result = serve.result("executeStep", step(kind, text), WAIT);
+    check_step_response(&result, true).unwrap();
+    result
+}
+
+fn assert_success(result: &Value) {
+    assert_eq!(result["Success"], json!(true), "{result}");
+    assert_eq!(result["Error"], Value::Null, "{result}");
+}
+
+/// stdin EOF: a clean exit 0, nothing more on stdout, no panic on stderr.
+fn finish(mut serve: Serve) -> String {
+    serve.close_stdin();
+    let status = serve
+        .wait_exit(Duration::from_secs(5))
+        .expect("exit on stdin EOF");
+    assert!(status.success(), "{status:?}\n{}", serve.stderr());
+    serve.expect_stdout_end(Duration::from_secs(2));
+    let stderr = serve.stderr();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+fn health(serve: &mut Serve) {
+    assert_eq!(serve.result("health", json!([]), WAIT), json!(true));
+}
+
+fn error_of(message: &Value) -> (i64, Value) {
+    let code = message["error"]["code"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no error: {message}"));
+    (code, message["id"].clone())
+}
+
+// ---- harmony.md §13 ------------------------------------------------------------------------
+
+/// The "Minimal conversation" of harmony.md §13, replayed byte for byte on the request side,
+/// with both roles played by our serve. Answers must be identical field for field; only the
+/// log records (timestamps and text, which the example made up) are compared by form.
+#[test]
+fn minimal_conversation_replays() {
+    let (pid, feature) = run_id();
+    let env = [
+        ("HARMONY_HOST_PID", pid.clone()),
+        ("HARMONY_FEATURE_ID", feature.clone()),
+    ];
+    // (request, its Content-Length in the spec, the expected answer)
+    let health = (
+        r#"{"jsonrpc":"2.0","id":2,"method":"health","params":[]}"#,
+        54,
+    );
+    let init_r = (
+        r#"{"jsonrpc":"2.0","id":3,"method":"initialize","params":[{"Role":"reader","Platform":"rust","Scenario":"test","HostPid":41217,"FeatureId":1,"TestRunId":"41217_1"}]}"#,
+        163,
+    );
+    let init_w = (
+        r#"{"jsonrpc":"2.0","id":3,"method":"initialize","params":[{"Role":"writer","Platform":"csharp","Scenario":"test","HostPid":41217,"FeatureId":1,"TestRunId":"41217_1"}]}"#,
+        165,
+    );
+    let true_answer = |id: u64| format!(r#"{{"jsonrpc":"2.0","id":{id},"result":true}}"#);
+    let step_answer = |id: u64| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"Success":true,"Error":null,"Context":{{}},"Logs":[…]}}}}"#
+        )
+    };
+
+    let mut r = Serve::rust("R", &env, &[]);
+    let mut w = Serve::rust("W", &env, &[]);
+    let exchange =
+        |serve: &mut Serve, (request, length): (&str, usize), id: u64, expected: &str| {
+            assert_eq!(request.len(), length, "transcription of {request}");
+            serve.write_frame(request);
+            let (_, raw) = serve.response_raw(&json!(id), WAIT);
+            let logs = regex::Regex::new(r#""Logs":\[.*\]\}\}$"#).unwrap();
+            if let Some(found) = logs.find(&raw) {
+                let records: Value =
+                    serde_json::from_str(&raw[found.start() + 7..found.end() - 2]).unwrap();
+                check_step_response(
+                    &json!({"Success": true, "Error": null, "Context": {}, "Logs": records}),
+                    true,
+                )
+                .unwrap();
+            }
+            let normalised = logs.replace(&raw, r#""Logs":[…]}}"#);
+            assert_eq!(normalised, expected, "{}", serve.stderr());
+            // The frame itself: Content-Length is the exact byte count (checked by the reader).
+        };
+
+    exchange(&mut r, health, 2, &true_answer(2));
+    exchange(&mut r, init_r, 3, &true_answer(3));
+    exchange(&mut w, health, 2, &true_answer(2));
+    exchange(&mut w, init_w, 3, &true_answer(3));
+
+    // The broadcasts go to both serves before either answers.
+    let broadcast = |process: &str, id: u64, text: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"executeStep","params":[{{"Process":"{process}","StepType":0,"Step":"{text}","Parameters":{{}},"Context":{{}},"IsBroadcast":true}}]}}"#
+        )
+    };
+    for (id, text, length) in [
+        (4, "the test environment is initialized", 185),
+        (5, "all processes are ready", 173),
+    ] {
+        let (to_r, to_w) = (broadcast("reader", id, text), broadcast("writer", id, text));
+        assert_eq!((to_r.len(), to_w.len()), (length, length));
+        r.write_frame(&to_r);
+        w.write_frame(&to_w);
+        for serve in [&mut r, &mut w] {
+            let (_, raw) = serve.response_raw(&json!(id), WAIT);
+            assert_eq!(
+                raw,
+                format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"result":{{"Success":true,"Error":null,"Context":{{}},"Logs":[]}}}}"#
+                )
+            );
+        }
+    }
+
+    let single = |process: &str, id: u64, kind: u8, text: &str| {
+        format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"method":"executeStep","params":[{{"Process":"{process}","StepType":{kind},"Step":"{text}","Parameters":{{}},"Context":{{}},"IsBroadcast":false}}]}}"#
+        )
+    };
+    let script: [(&str, u64, u8, &str, usize); 7] = [
+        ("reader", 6, 0, "the 'reader' process creates buffer 'test-basic' with metadata size '1024' and payload size '10240'", 250),
+        ("writer", 6, 1, "the 'writer' process connects to buffer 'test-basic'", 203),
+        ("writer", 7, 1, "the 'writer' process writes metadata with size '100'", 203),
+        ("writer", 8, 1, "the 'writer' process writes frame with size '1024' and sequence '1'", 218),
+        ("reader", 7, 2, "the 'reader' process should read frame with sequence '1' and size '1024'", 223),
+        ("reader", 8, 2, "the 'reader' process should validate frame data", 198),
+        ("reader", 9, 2, "the 'reader' process signals space available", 195),
+    ];
+    for (process, id, kind, text, length) in script {
+        let request = single(process, id, kind, text);
+        let serve = if process == "reader" { &mut r } else { &mut w };
+        exchange(serve, (&request, length), id, &step_answer(id));
+    }
+    // The buffer is named from the environment (which wins over initialize's 41217/1).
+    let suffix = format!("_{pid}_{feature}");
+    assert!(std::path::Path::new(&format!("/dev/shm/test-basic{suffix}")).exists());
+
+    // Teardown: stdin closed, R first; each exits 0 on its own and removes what it made.
+    finish(r);
+    finish(w);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+// ---- methods and request shapes ------------------------------------------------------------
+
+#[test]
+fn discover_lists_the_real_bindings() {
+    let mut serve = serve();
+    let result = serve.result("discover", json!([]), WAIT);
+    let steps = result["Steps"].as_array().expect("Steps");
+    let catalogue = zerobuffer_steps::step_catalogue();
+    assert_eq!(steps.len(), catalogue.len());
+    for (entry, (kind, pattern)) in steps.iter().zip(&catalogue) {
+        assert_eq!(entry, &json!({"Type": kind, "Pattern": pattern}));
+    }
+    assert!(steps.iter().any(|s| s["Pattern"]
+        == json!("^the '(.*)' process creates buffer '(.*)' with metadata size '(.*)' and payload size '(.*)'$")));
+    finish(serve);
+}
+
+#[test]
+fn steps_in_every_request_shape() {
+    let (mut serve, suffix) = serve_with(&[]);
+    // camelCase, a plain object, a string step type, unknown fields.
+    let camel = json!({"process": "reader", "stepType": "given", "step": "the test environment is initialized", "table": null, "extra": 1});
+    assert_success(&serve.result("executeStep", camel, WAIT));
+    // Text without its process phrase (as the design documents describe), StepType "And".
+    let stripped = json!([{"Process": "reader", "StepType": "And",
+        "Step": "creates buffer 'shapes' with metadata size '0' and payload size '4096'"}]);
+    assert_success(&serve.result("executeStep", stripped, WAIT));
+    let buffer = format!("/dev/shm/shapes{suffix}");
+    assert!(std::path::Path::new(&buffer).exists(), "{buffer}");
+    // "And the 'reader' process signals space available" arrives as Then (2) and as When (1).
+    for kind in [1, 2] {
+        assert_success(&execute(
+            &mut serve,
+            kind,
+            "the 'reader' process signals space available",
+        ));
+    }
+    // Subject-less steps act on the process named last.
+    let wait = execute(&mut serve, 1, "wait for '0' seconds");
+    assert_success(&wait);
+
+    // cleanup ends the scenario (the buffer is removed); the process can be reused.
+    assert_eq!(serve.result("cleanup", json!([]), WAIT), Value::Null);
+    assert!(
+        !std::path::Path::new(&buffer).exists(),
+        "cleanup left {buffer}"
+    );
+    let create = "the 'reader' process creates buffer 'shapes' with metadata size '0' and payload size '4096'";
+    assert_success(&execute(&mut serve, 0, create));
+    assert!(std::path::Path::new(&buffer).exists());
+    finish(serve);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+#[test]
+fn initialize_names_buffers_when_the_environment_does_not() {
+    let (pid, feature) = run_id();
+    let mut command = std::process::Command::new(common::serve::serve_binary());
+    command
+        .env_remove("HARMONY_HOST_PID")
+        .env_remove("HARMONY_FEATURE_ID");
+    let mut serve = Serve::spawn("rust", command, &[]);
+    let init = json!([{"Role": "reader", "Platform": "rust", "Scenario": "test",
+        "HostPid": pid.parse::<u64>().unwrap(), "FeatureId": feature.parse::<u64>().unwrap(),
+        "TestRunId": format!("{pid}_{feature}")}]);
+    assert_eq!(serve.result("initialize", init, WAIT), json!(true));
+    let create = "the 'reader' process creates buffer 'named' with metadata size '0' and payload size '4096'";
+    assert_success(&execute(&mut serve, 0, create));
+    let suffix = format!("_{pid}_{feature}");
+    assert!(std::path::Path::new(&format!("/dev/shm/named{suffix}")).exists());
+    finish(serve);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+#[test]
+fn failing_and_unknown_steps_are_outcomes_not_errors() {
+    let mut serve = serve();
+    let unknown = execute(&mut serve, 0, "the moon is made of cheese");
+    assert_eq!(unknown["Success"], json!(false));
+    assert_eq!(
+        unknown["Error"],
+        json!("no step matches: the moon is made of cheese")
+    );
+    let logs = unknown["Logs"].as_array().unwrap();
+    assert!(logs.iter().any(|l| l["Level"] == json!(4)), "{unknown}");
+
+    let failing = execute(
+        &mut serve,
+        2,
+        "the 'reader' process should validate frame data",
+    );
+    assert_eq!(failing["Success"], json!(false));
+    let error = failing["Error"].as_str().unwrap();
+    assert!(error.contains("'reader'"), "{error}");
+
+    let bad_number = execute(
+        &mut serve,
+        0,
+        "the 'reader' process creates buffer 'x' with metadata size 'many' and payload size '1'",
+    );
+    assert_eq!(bad_number["Success"], json!(false));
+    assert!(
+        bad_number["Error"].as_str().unwrap().contains("many"),
+        "{bad_number}"
+    );
+    health(&mut serve);
+    finish(serve);
+}
+
+// ---- concurrency, timeouts, lifecycle ------------------------------------------------------
+
+#[test]
+fn health_answers_while_a_step_runs() {
+    let mut serve = serve();
+    let started = Instant::now();
+    let step_id = serve.request("executeStep", step(2, "wait for '2' seconds"));
+    health(&mut serve);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!serve.has_response(&json!(step_id)));
+    let answer = serve.response(&json!(step_id), WAIT);
+    assert_success(&answer["result"]);
+    assert!(started.elapsed() >= Duration::from_secs(2));
+    finish(serve);
+}
+
+#[test]
+fn a_step_past_the_timeout_fails_and_the_serve_stays_usable() {
+    let mut serve = serve_with(&["--step-timeout", "1s"]).0;
+    let started = Instant::now();
+    let result = execute(&mut serve, 2, "wait for '4' seconds");
+    let took = started.elapsed();
+    assert_eq!(result["Success"], json!(false));
+    assert_eq!(
+        result["Error"],
+        json!("Step execution timeout after 1000 ms")
+    );
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    health(&mut serve);
+    // Later steps run at once, on a fresh World.
+    let started = Instant::now();
+    assert_success(&execute(
+        &mut serve,
+        0,
+        "the test environment is initialized",
+    ));
+    assert!(started.elapsed() < Duration::from_secs(1));
+    finish(serve);
+}
+
+#[test]
+fn background_steps_keep_running_between_requests() {
+    let (mut serve, suffix) = serve_with(&[]);
+    for (kind, text) in [
+        (0, "the 'reader' process creates buffer 'bg' with metadata size '0' and payload size '10240'"),
+        (1, "the 'writer' process connects to buffer 'bg'"),
+        // 50 frames do not fit: the writer keeps going in the background as the reader reads.
+        (1, "the 'writer' process writes '50' frames of size '1024' as fast as possible"),
+    ] {
+        assert_success(&execute(&mut serve, kind, text));
+    }
+    health(&mut serve);
+    for (kind, text) in [
+        (1, "the 'reader' process reads frames with '0' ms delay between each read"),
+        (2, "the 'reader' process should have read '50' frames"),
+        (2, "the 'reader' process should verify all frames have sequential sequence numbers starting from '1'"),
+    ] {
+        assert_success(&execute(&mut serve, kind, text));
+    }
+    finish(serve);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+#[test]
+fn shutdown_replies_then_exits_zero() {
+    let mut serve = serve();
+    let reply = serve.call("shutdown", json!([]), WAIT);
+    assert_eq!(reply, json!({"jsonrpc": "2.0", "id": 2, "result": null}));
+    let status = serve
+        .wait_exit(Duration::from_secs(5))
+        .expect("exit after shutdown");
+    assert!(status.success(), "{status:?}");
+    serve.expect_stdout_end(Duration::from_secs(2));
+}
+
+#[test]
+fn shutdown_notification_exits_without_a_reply() {
+    let mut serve = serve();
+    serve.write_frame(r#"{"jsonrpc":"2.0","method":"shutdown","params":[]}"#);
+    let status = serve
+        .wait_exit(Duration::from_secs(5))
+        .expect("exit after shutdown");
+    assert!(status.success(), "{status:?}");
+    serve.expect_stdout_end(Duration::from_secs(2));
+}
+
+#[test]
+fn crash_replies_null_then_aborts_without_cleanup() {
+    let (mut serve, suffix) = serve_with(&[]);
+    let create = "the 'reader' process creates buffer 'crashed' with metadata size '0' and payload size '4096'";
+    assert_success(&execute(&mut serve, 0, create));
+    let token =
+        json!([{"IsCancellationRequested": false, "CanBeCanceled": true, "WaitHandle": null}]);
+    let started = Instant::now();
+    let reply = serve.call("crash", token, WAIT);
+    assert_eq!(reply, json!({"jsonrpc": "2.0", "id": 3, "result": null}));
+    let status = serve
+        .wait_exit(Duration::from_millis(500))
+        .expect("dead within 500 ms");
+    assert!(started.elapsed() < Duration::from_millis(1000));
+    assert_eq!(status.signal(), Some(6), "{status:?}");
+    serve.expect_stdout_end(Duration::from_secs(2));
+    // No cleanup: the buffer is still there, as a real crash leaves it. Remove it here.
+    let buffer = format!("crashed{suffix}");
+    assert!(std::path::Path::new(&format!("/dev/shm/{buffer}")).exists());
+    remove_buffer(&buffer);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+/// Removes the objects of a buffer whose owner is dead.
+fn remove_buffer(buffer: &str) {
+    for path in [
+        format!("/dev/shm/{buffer}"),
+        format!("/dev/shm/sem.sem-w-{buffer}"),
+        format!("/dev/shm/sem.sem-r-{buffer}"),
+        format!("/tmp/zerobuffer/{buffer}.lock"),
+    ] {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+#[test]
+fn stdin_eof_exits_promptly() {
+    let mut serve = serve();
+    health(&mut serve);
+    let started = Instant::now();
+    finish(serve);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn unknown_arguments_are_ignored() {
+    let mut serve = serve_with(&["serve", "--whatever"]).0;
+    health(&mut serve);
+    let stderr = finish(serve);
+    assert!(stderr.contains("--whatever"), "{stderr}");
+}
+
+// ---- bad input -----------------------------------------------------------------------------
+
+/// Each recoverable case gets its JSON-RPC error (or, for a notification, nothing), and
+/// `health` still answers after it.
+#[test]
+fn recoverable_bad_input_gets_the_right_error() {
+    let mut serve = serve();
+    // (body, expected (code, id) of the error, or None for no reply)
+    type Case<'a> = (&'a [u8], Option<(i64, Value)>);
+    let cases: [Case; 9] = [
+        (
+            b"\xff\xfe{\"jsonrpc\":\"2.0\"}",
+            Some((-32700, Value::Null)),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":5,",
+            Some((-32700, Value::Null)),
+        ),
+        (
+            b"[{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"health\",\"params\":[]}]",
+            Some((-32600, Value::Null)),
+        ),
+        (b"[]", Some((-32600, Value::Null))),
+        (
+            b"{\"id\":6,\"method\":\"health\",\"params\":[]}",
+            Some((-32600, json!(6))),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":42}",
+            Some((-32600, json!(7))),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"launch\",\"params\":[]}",
+            Some((-32601, json!(8))),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"id\":\"s9\",\"method\":\"nope\"}",
+            Some((-32601, json!("s9"))),
+        ),
+        (
+            b"{\"jsonrpc\":\"2.0\",\"method\":\"health\",\"params\":[]}",
+            None,
+        ),
+    ];
+    for (body, expected) in cases {
+        let mut frame = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
+        frame.extend_from_slice(body);
+        serve.write_raw(&frame);
+        match expected {
+            Some(expected) => {
+                let message = serve.response(&expected.1, WAIT);
+                assert_eq!(
+                    error_of(&message),
+                    expected,
+                    "{}",
+                    String::from_utf8_lossy(body)
+                );
+                assert!(message["error"]["message"].is_string());
+            }
+            None => serve.expect_silence(Duration::from_millis(300)),
+        }
+        health(&mut serve);
+    }
+    // Wrong params: -32602 with the request's id.
+    for (method, params) in [
+        ("executeStep", json!([])),
+        ("executeStep", json!([{}])),
+        ("executeStep", json!([{"Step": 5}])),
+        ("executeStep", json!([{"Step": "x", "StepType": 7}])),
+        ("executeStep", json!([{"Step": "x"}, {"Step": "y"}])),
+        ("initialize", json!([{"Role": "reader", "HostPid": "many"}])),
+        ("initialize", json!([])),
+    ] {
+        let message = serve.call(method, params.clone(), WAIT);
+        let id = message["id"].clone();
+        assert_eq!(error_of(&message), (-32602, id), "{method} {params}");
+        health(&mut serve);
+    }
+    finish(serve);
+}
+
+#[test]
+fn garbage_before_a_header_is_skipped() {
+    let mut serve = serve();
+    serve.write_raw(b"hello there\r\n\r\nnot a header\nX-Custom: 1\r\n");
+    let body = r#"{"jsonrpc":"2.0","id":41,"method":"health","params":[]}"#;
+    // Lower-case name, other headers, bare LF.
+    serve.write_raw(
+        format!(
+            "content-length: {}\nContent-Type: application/vscode-jsonrpc; charset=utf-8\n\n{body}",
+            body.len()
+        )
+        .as_bytes(),
+    );
+    assert_eq!(serve.response(&json!(41), WAIT)["result"], json!(true));
+    health(&mut serve);
+    let stderr = finish(serve);
+    assert!(stderr.contains("not a header"), "{stderr}");
+}
+
+/// Input after which the stream cannot be resynchronised: exit 1 with a message on stderr,
+/// no byte on stdout, no panic.
+fn fatal(input: &[u8], close: bool, message: &str) {
+    let mut serve = serve();
+    health(&mut serve);
+    serve.write_raw(input);
+    if close {
+        serve.close_stdin();
+    }
+    let status = serve
+        .wait_exit(Duration::from_secs(5))
+        .expect("exit on broken input");
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    serve.expect_stdout_end(Duration::from_secs(2));
+    let stderr = serve.stderr();
+    assert!(
+        stderr.contains(message),
+        "expected {message:?} in:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn missing_content_length_ends_the_serve() {
+    fatal(
+        b"Content-Type: application/json\r\n\r\n{}",
+        false,
+        "no Content-Length",
+    );
+}
+
+#[test]
+fn non_numeric_content_length_ends_the_serve() {
+    fatal(
+        b"Content-Length: twelve\r\n\r\n{}",
+        false,
+        "is not a byte count",
+    );
+}
+
+#[test]
+fn short_body_ends_the_serve() {
+    fatal(
+        b"Content-Length: 100\r\n\r\n{\"jsonrpc\":\"2.0\"",
+        true,
+        "ended after 16 of 100",
+    );
+}
+
+#[test]
+fn ten_gigabytes_are_refused_without_allocating() {
+    let started = Instant::now();
+    fatal(
+        b"Content-Length: 10000000000\r\n\r\n{}",
+        false,
+        "exceeds the limit",
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn input_ending_inside_a_header_ends_the_serve() {
+    fatal(b"Content-Length: 10\r\n", true, "inside a header block");
+}
