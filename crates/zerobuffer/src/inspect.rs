@@ -22,6 +22,20 @@ pub struct BufferInfo {
 
 /// Decodes the OIEB of buffer `name` without attaching as reader or writer.
 pub fn inspect(name: &str) -> Result<BufferInfo> {
+    let shm = open_segment(name)?;
+    let oieb = Oieb::new(&shm).snapshot();
+    Ok(BufferInfo {
+        name: name.to_owned(),
+        segment_size: shm.len() as u64,
+        reader_alive: is_process_alive(oieb.reader_pid),
+        writer_alive: is_process_alive(oieb.writer_pid),
+        oieb,
+    })
+}
+
+/// Maps the existing segment of buffer `name` without attaching to it; it must at least hold
+/// an OIEB.
+pub(crate) fn open_segment(name: &str) -> Result<SharedMemory> {
     let names = ObjectNames::new(name)?;
     let shm = SharedMemory::open(&names.shm).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => Error::BufferNotFound {
@@ -36,12 +50,5 @@ pub fn inspect(name: &str) -> Result<BufferInfo> {
             shm.len()
         )));
     }
-    let oieb = Oieb::new(&shm).snapshot();
-    Ok(BufferInfo {
-        name: name.to_owned(),
-        segment_size: shm.len() as u64,
-        reader_alive: is_process_alive(oieb.reader_pid),
-        writer_alive: is_process_alive(oieb.writer_pid),
-        oieb,
-    })
+    Ok(shm)
 }

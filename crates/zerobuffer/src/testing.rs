@@ -2,12 +2,10 @@
 //! simulated crashes, injected failures. Nothing here is needed to use the library; these exist
 //! so test steps can corrupt, inspect and break buffers the way the shared suite describes.
 
-use std::io;
 use std::process::Command;
 
 use crate::error::{Error, Result};
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, OIEB_SIZE};
-use crate::names::ObjectNames;
 use crate::oieb::{Oieb, OiebSnapshot};
 use crate::shm::SharedMemory;
 
@@ -23,18 +21,9 @@ pub struct RawBuffer {
 impl RawBuffer {
     /// Maps buffer `name` without attaching as reader or writer.
     pub fn open(name: &str) -> Result<RawBuffer> {
-        let names = ObjectNames::new(name)?;
-        let shm = SharedMemory::open(&names.shm).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => Error::BufferNotFound {
-                name: name.to_owned(),
-                what: "shared memory",
-            },
-            _ => Error::os(format!("open shared memory {name:?}"), e),
-        })?;
-        if shm.len() < OIEB_SIZE {
-            return Err(Error::InvalidOieb("segment smaller than the OIEB".into()));
-        }
-        Ok(RawBuffer { shm })
+        Ok(RawBuffer {
+            shm: crate::inspect::open_segment(name)?,
+        })
     }
 
     pub fn len(&self) -> usize {

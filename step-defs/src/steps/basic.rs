@@ -529,30 +529,41 @@ fn writes_frames_fast(
     size: String,
 ) -> Result<()> {
     let (count, size): (u64, usize) = (num(&count)?, num(&size)?);
-    let state = world.process(&process);
+    spawn_seeded_stream(world.process(&process), "fast-writer", count, size)
+}
+
+/// Starts a background job that writes `count` frames of `size` bytes, frame `i` seeded with
+/// `i` (its sequence from a fresh writer), then closes the writer so the reader sees the end
+/// of the stream (writer_pid back to 0).
+pub(crate) fn spawn_seeded_stream(
+    state: &mut ProcessState,
+    label: &str,
+    count: u64,
+    size: usize,
+) -> Result<()> {
     let writer = state.writer()?;
-    state.jobs.spawn("fast-writer", move |stop| {
+    state.jobs.spawn(label, move |stop| {
         for seq in 1..=count {
             ensure!(
                 !stop.is_set(),
                 "stopped after {} of {count} frames",
                 seq - 1
             );
-            let mut guard = writer.lock();
+            let mut guard = writer
+                .try_lock_for(crate::world::JOIN_TIMEOUT)
+                .context("the writer stayed busy")?;
             let w = guard.as_mut().context("the writer was closed")?;
             w.write_frame(&frame_data(size, seq))
                 .with_context(|| format!("writing frame {seq} of {count}"))?;
         }
-        // Leave so the reader sees the end of the stream (writer_pid back to 0).
         writer.lock().take();
         Ok(count)
     })
 }
 
-#[when(regex = r"^the '(.*)' process reads frames with '(.*)' ms delay between each read$")]
-fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&delay)?);
-    let state = world.process(&process);
+/// Reads frames into `state.received`, sleeping `delay` after each, until the writer has left
+/// and everything is read (at most 60 s). A sequence error ends the stream and is returned.
+pub(crate) fn read_stream(state: &mut ProcessState, delay: Duration) -> Result<Option<Error>> {
     let reader = state.reader()?;
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut quiet = 0;
@@ -569,25 +580,32 @@ fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Resu
                     data: frame.to_vec(),
                 });
             }
-            Err(Error::WriterDead) => break,
+            Err(Error::WriterDead) => return Ok(None),
             Err(Error::Timeout(_)) => {
                 quiet += 1;
                 if quiet >= 3 && !reader.is_writer_connected() {
-                    break;
+                    return Ok(None);
                 }
+                continue;
             }
-            Err(e @ Error::Sequence { .. }) => {
-                state
-                    .scratch::<Stream>()
-                    .sequence_errors
-                    .push(e.to_string());
-                break;
-            }
+            Err(e @ Error::Sequence { .. }) => return Ok(Some(e)),
             Err(e) => return Err(e).context("reading the stream"),
         }
         if !delay.is_zero() {
             thread::sleep(delay);
         }
+    }
+}
+
+#[when(regex = r"^the '(.*)' process reads frames with '(.*)' ms delay between each read$")]
+fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
+    let delay = Duration::from_millis(num(&delay)?);
+    let state = world.process(&process);
+    if let Some(e) = read_stream(state, delay)? {
+        state
+            .scratch::<Stream>()
+            .sequence_errors
+            .push(e.to_string());
     }
     Ok(())
 }

@@ -20,7 +20,7 @@ use zerobuffer::testdata::{first_frame_data_mismatch, frame_data, simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{Error, OiebSnapshot, Reader, Writer};
 
-use super::basic::{read_next, write, write_with_timeout, DEFAULT_CONFIG};
+use super::basic::{read_next, spawn_seeded_stream, write, write_with_timeout, DEFAULT_CONFIG};
 use super::num;
 use crate::jobs::StopFlag;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
@@ -1048,26 +1048,7 @@ fn writes_frames_rapidly_sized(
     size: String,
 ) -> Result<()> {
     let (count, size): (u64, usize) = (num(&count)?, num(&size)?);
-    let state = world.process(&process);
-    let writer = state.writer()?;
-    state.jobs.spawn(RAPID_WRITER, move |stop| {
-        for seq in 1..=count {
-            ensure!(
-                !stop.is_set(),
-                "stopped after {} of {count} frames",
-                seq - 1
-            );
-            let mut guard = writer
-                .try_lock_for(JOIN_TIMEOUT)
-                .context("the writer stayed busy")?;
-            let w = guard.as_mut().context("the writer was closed")?;
-            w.write_frame(&frame_data(size, seq))
-                .with_context(|| format!("writing frame {seq} of {count}"))?;
-        }
-        // Leave, so the reader sees the end of the stream (writer_pid back to 0).
-        writer.lock().take();
-        Ok(count)
-    })
+    spawn_seeded_stream(world.process(&process), RAPID_WRITER, count, size)
 }
 
 #[when(regex = r"^the '([^']*)' process reads all frames and signals immediately$")]

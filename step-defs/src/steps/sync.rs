@@ -2,7 +2,7 @@
 //! pause, flow control against a slow reader, and the `sem-w` count against unread frames.
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
@@ -10,10 +10,10 @@ use cucumber::{then, when};
 use zerobuffer::layout::FRAME_HEADER_SIZE;
 use zerobuffer::Error;
 
-use super::basic::{check_consecutive, check_seeded, read_next};
+use super::basic::{check_consecutive, check_seeded, read_next, read_stream};
 use super::corruption::{corrupt_next_header, raw_buffer, unread_entries, write_seeded};
 use super::num;
-use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
+use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 
@@ -169,35 +169,10 @@ fn writes_continuously(world: &mut ZbWorld, process: String) -> Result<()> {
 fn reads_one_frame_every(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
     let delay = Duration::from_millis(num(&delay)?);
     let state = world.process(&process);
-    let reader = state.reader()?;
     state.received.clear();
     // Until the writer has left and everything is read; bounded in any case.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut quiet = 0;
-    loop {
-        ensure!(
-            Instant::now() < deadline,
-            "the writer did not finish within 60 s"
-        );
-        match reader.read_frame(Duration::from_secs(1)) {
-            Ok(frame) => {
-                quiet = 0;
-                state.received.push(ReceivedFrame {
-                    sequence: frame.sequence(),
-                    data: frame.to_vec(),
-                });
-            }
-            Err(Error::WriterDead) => break,
-            Err(Error::Timeout(_)) => {
-                quiet += 1;
-                if quiet >= 3 && !reader.is_writer_connected() {
-                    break;
-                }
-                continue;
-            }
-            Err(e) => return Err(e).context("reading the stream"),
-        }
-        thread::sleep(delay);
+    if let Some(e) = read_stream(state, delay)? {
+        return Err(e).context("reading the stream");
     }
     let first = state.received.first().context("no frame arrived")?.sequence;
     check_consecutive(&state.received, first)?;
