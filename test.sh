@@ -6,6 +6,11 @@
 #   ./test.sh "13.*"              a group;  ./test.sh 1.1,4.2  a list
 #   ./test.sh --features DIR [FILTER]   another directory of feature files in the same vocabulary
 #   ./test.sh -v ...              show step logs (tracing at debug level, on stderr)
+#   ./test.sh rust_python [FILTER]   cross-process, through harmony: one serve process per role,
+#                                 roles sorted (reader/client first) take the platforms in order
+#   ./test.sh rust [FILTER]       two Rust serve processes;  ./test.sh all [FILTER]  every
+#                                 available combination (harmony-config.json; cpp and csharp
+#                                 need ZEROBUFFER_SERVE_CPP / ZEROBUFFER_SERVE_CSHARP)
 #
 # Builds what it needs first; exits non-zero if any scenario fails. The last line is
 # "N passed, N failed, N skipped". JUnit XML goes to target/bdd/junit.xml.
@@ -15,10 +20,11 @@ set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")"
 
 args=()
+combination=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help)
-            sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
         --features)
             [ $# -ge 2 ] || { echo "test.sh: --features needs a directory" >&2; exit 2; }
@@ -28,13 +34,32 @@ while [ $# -gt 0 ]; do
         [0-9]*)
             args+=("$1"); shift ;;
         [a-z]*)
-            echo "test.sh: '$1': cross-process runs (PLATFORM[_PLATFORM]) need the harmony orchestrator, which is not built yet; run ./test.sh [FILTER] for the in-process suite" >&2
-            exit 2 ;;
+            [ -z "$combination" ] || { echo "test.sh: one PLATFORM[_PLATFORM] at a time" >&2; exit 2; }
+            combination="$1"; shift ;;
         *)
             echo "test.sh: unknown argument '$1' (see ./test.sh --help)" >&2
             exit 2 ;;
     esac
 done
+
+if [ -n "$combination" ]; then
+    # Cross-process: our serve in release, the Python peer on demand, then harmony.
+    cargo build --quiet --release -p harmony -p zerobuffer-serve
+    case "_${combination}_" in
+        *_python_*|*-python-*|*_python-*|*-python_*) bash scripts/install-peers.sh >&2 ;;
+        _all_) bash scripts/install-peers.sh >&2 || echo "test.sh: the Python peer is not available; 'all' runs without it" >&2 ;;
+    esac
+    harmony_args=("$combination")
+    verbose=""
+    for a in "${args[@]}"; do
+        case "$a" in
+            -v) verbose="-v" ;;
+            --features) echo "test.sh: --features is for the in-process suite (set featuresPath in harmony-config.json)" >&2; exit 2 ;;
+            *) harmony_args+=("--filter" "$a") ;;
+        esac
+    done
+    exec target/release/harmony ${verbose:+"$verbose"} "${harmony_args[@]}"
+fi
 
 cargo build --quiet -p zerobuffer-steps --tests
 exec cargo test --quiet -p zerobuffer-steps --test bdd -- "${args[@]}"

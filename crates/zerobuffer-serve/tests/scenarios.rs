@@ -4,6 +4,7 @@
 mod common;
 
 use common::driver::{self, extract_process, features_dir, Platform, RunOptions};
+use harmony::scenario::KillMode;
 
 fn rust_pair() -> Vec<(&'static str, Platform)> {
     vec![("reader", Platform::Rust), ("writer", Platform::Rust)]
@@ -55,17 +56,26 @@ fn test_1_7_slow_reader_with_fast_writer_high_volume() {
     basic("1.7");
 }
 
-/// As written: "is killed" is Harmony's teardown of the writer (stdin closed).
+/// As written, with a real death: "is killed" is SIGKILL of the writer (harmony's default).
 #[test]
-fn test_2_1_writer_crash_detection_killed() {
+fn test_2_1_writer_crash_detection_sigkill() {
     run("02-ProcessLifecycle.feature", "2.1", RunOptions::default());
+}
+
+/// "is killed" as upstream Harmony does it: the writer's stdin is closed (teardown).
+#[test]
+fn test_2_1_writer_crash_detection_killed_by_teardown() {
+    let options = RunOptions {
+        kill_mode: KillMode::Teardown,
+    };
+    run("02-ProcessLifecycle.feature", "2.1", options);
 }
 
 /// The writer really crashes (`crash` RPC: it aborts with no cleanup) instead.
 #[test]
 fn test_2_1_writer_crash_detection_real_crash() {
     let options = RunOptions {
-        kill_by_crash: true,
+        kill_mode: KillMode::Crash,
     };
     run("02-ProcessLifecycle.feature", "2.1", options);
 }

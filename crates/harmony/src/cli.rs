@@ -1,0 +1,111 @@
+//! Command line: what to run, where the configuration is, where reports go.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+
+use harmony::config::Config;
+use harmony::scenario::RunOptions;
+
+use crate::{execute, plan};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "harmony",
+    version,
+    about = "Runs the ZeroBuffer suite across serve processes of any language"
+)]
+pub struct Args {
+    /// Combinations: PLATFORM (both roles), PLATFORM_PLATFORM (reader/client first, in
+    /// sorted role order), or `all` (every available combination).
+    #[arg(default_value = "all")]
+    pub combinations: Vec<String>,
+    /// Scenarios: `1.1` (exactly), `13.*` (a group), or a comma-separated list.
+    #[arg(long, short, default_value = "")]
+    pub filter: String,
+    /// List the selected scenarios with their role → platform assignment; run nothing.
+    #[arg(long)]
+    pub list: bool,
+    /// Scenario runs at the same time (each has its own run id, so buffers never collide).
+    #[arg(short = 'j', long, default_value_t = 1)]
+    pub jobs: usize,
+    /// The configuration, in Harmony's format.
+    #[arg(long, default_value = "harmony-config.json")]
+    pub config: PathBuf,
+    /// Known failures (default: conformance/expected-failures.toml beside the config).
+    #[arg(long)]
+    pub expected_failures: Option<PathBuf>,
+    /// Directory of junit.xml, results.json and matrix.md.
+    #[arg(long, default_value = "target/harmony")]
+    pub out_dir: PathBuf,
+    /// Per-step limit in milliseconds (default: the config's defaultTimeoutMs).
+    #[arg(long)]
+    pub step_timeout_ms: Option<u64>,
+    /// Step logs and serve stderr on this terminal.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+pub fn run(args: &Args) -> Result<ExitCode> {
+    let config = Config::load(&args.config, |v| std::env::var(v).ok())?;
+    let scenarios = harmony::features::load_dir(&config.features_path)?;
+    let plan = match plan::plan(&config, &args.combinations, &args.filter, &scenarios) {
+        Ok(plan) => plan,
+        Err(message) => {
+            eprintln!("harmony: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.list {
+        for item in &plan {
+            println!("{}", item.describe());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if plan.is_empty() {
+        eprintln!("harmony: no scenario matches '{}'", args.filter);
+        return Ok(ExitCode::from(2));
+    }
+    let base = args.config.parent().map(PathBuf::from).unwrap_or_default();
+    let expected_path = args
+        .expected_failures
+        .clone()
+        .unwrap_or_else(|| base.join("conformance/expected-failures.toml"));
+    let expected = harmony::expected::load(&expected_path)?;
+    let options = RunOptions {
+        step_timeout: Duration::from_millis(
+            args.step_timeout_ms.unwrap_or(config.default_timeout_ms),
+        ),
+        init_delay: Duration::from_millis(config.process_initialization_delay_ms),
+        stderr_lines: if args.verbose { 200 } else { 20 },
+        ..RunOptions::default()
+    };
+    let outcome = execute::execute(&plan, &expected, &options, args.jobs.max(1), args.verbose);
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("cannot create {}", args.out_dir.display()))?;
+    let write = |name: &str, text: String| -> Result<()> {
+        let path = args.out_dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write(
+        "junit.xml",
+        harmony::report::junit(&outcome.records, outcome.elapsed),
+    )?;
+    write("results.json", harmony::report::json(&outcome.records))?;
+    write("matrix.md", harmony::report::markdown(&outcome.records))?;
+    println!();
+    print!("{}", harmony::report::table(&outcome.records));
+    println!(
+        "reports: {}/{{junit.xml,results.json,matrix.md}}",
+        args.out_dir.display()
+    );
+    println!("{}", harmony::report::summary_line(&outcome.records));
+    Ok(if outcome.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

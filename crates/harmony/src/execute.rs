@@ -1,0 +1,127 @@
+//! Runs the plan (on `jobs` threads), printing one live line per scenario, and classifies
+//! each outcome against the expected failures.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use harmony::expected::{self, ExpectedFailure};
+use harmony::report::{Record, Status};
+use harmony::scenario::{self, RunOptions};
+
+use crate::plan::Item;
+
+pub struct Outcome {
+    pub records: Vec<Record>,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn ok(&self) -> bool {
+        !self.records.iter().any(|r| r.status == Status::Fail)
+    }
+}
+
+fn run_item(
+    item: &Item,
+    expected: &[ExpectedFailure],
+    options: &RunOptions,
+    verbose: bool,
+) -> Record {
+    let number = item.scenario.number().unwrap_or_default().to_owned();
+    let mut record = Record {
+        combination: item.combination.name(),
+        platforms: item.platforms(),
+        feature: item.scenario.feature.clone(),
+        scenario: item.scenario.name.clone(),
+        number: number.clone(),
+        status: Status::Skip,
+        seconds: 0.0,
+        assignment: Vec::new(),
+        detail: String::new(),
+    };
+    let assignment = match &item.assignment {
+        Ok(a) => a,
+        Err(reason) => {
+            record.detail = reason.clone();
+            return record;
+        }
+    };
+    record.assignment = assignment
+        .iter()
+        .map(|(r, p)| (r.clone(), p.name.clone()))
+        .collect();
+    let run = scenario::run(
+        &item.scenario.steps,
+        assignment,
+        item.scenario.feature_id,
+        options,
+    );
+    record.seconds = run.duration.as_secs_f64();
+    if verbose {
+        for end in &run.roles {
+            eprintln!(
+                "--- {}:{} stderr ---\n{}",
+                end.platform, end.role, end.stderr
+            );
+        }
+    }
+    let known = expected::lookup(expected, &record.combination, &number);
+    match (&run.outcome, known) {
+        (Ok(()), None) => record.status = Status::Pass,
+        (Ok(()), Some(entry)) => {
+            record.status = Status::Xpass;
+            record.detail = format!("listed as expected failure ({}) but passed", entry.reason);
+        }
+        (Err(e), None) => {
+            record.status = Status::Fail;
+            record.detail = format!("Scenario failed: {e}");
+        }
+        (Err(e), Some(entry)) => {
+            record.status = Status::Xfail;
+            record.detail = format!("{} — got: {}", entry.reason, e.lines().next().unwrap_or(""));
+        }
+    }
+    record
+}
+
+pub fn execute(
+    plan: &[Item],
+    expected: &[ExpectedFailure],
+    options: &RunOptions,
+    jobs: usize,
+    verbose: bool,
+) -> Outcome {
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Record>>> = Mutex::new(vec![None; plan.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.min(plan.len()).max(1) {
+            scope.spawn(|| loop {
+                let index = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = plan.get(index) else {
+                    return;
+                };
+                let record = run_item(item, expected, options, verbose);
+                let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
+                println!("{}", record.live_line());
+                if record.status == Status::Fail {
+                    for line in record.detail.lines() {
+                        println!("      {line}");
+                    }
+                }
+                results[index] = Some(record);
+            });
+        }
+    });
+    let records = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .flatten()
+        .collect();
+    Outcome {
+        records,
+        elapsed: started.elapsed(),
+    }
+}

@@ -1,0 +1,19 @@
+//! Harmony, the cross-language conformance runner of the ZeroBuffer family.
+//!
+//! It drives serve processes of any language through the orchestrator ⇄ serve contract
+//! (`shared/spec/harmony.md`): features are parsed and routed exactly as the upstream C#
+//! orchestrator routes them, each scenario gets fresh serve processes, and every process is
+//! reaped at the end. The `harmony` binary adds configuration, selection and reports.
+
+pub mod combination;
+pub mod config;
+pub mod expected;
+pub mod features;
+pub mod framing;
+pub mod report;
+pub mod routing;
+pub mod run_id;
+pub mod scenario;
+pub mod selection;
+pub mod serve_process;
+pub mod special;

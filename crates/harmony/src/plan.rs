@@ -1,0 +1,81 @@
+//! What to run: combinations × selected scenarios, each either runnable (every role has an
+//! available platform) or skipped with its reason.
+
+use harmony::combination::Combination;
+use harmony::config::{Config, Platform};
+use harmony::features::Scenario;
+use harmony::selection;
+
+pub struct Item {
+    pub combination: Combination,
+    pub scenario: Scenario,
+    /// Role → platform in start order, or why it is skipped.
+    pub assignment: Result<Vec<(String, Platform)>, String>,
+}
+
+impl Item {
+    pub fn platforms(&self) -> String {
+        self.combination.label(self.scenario.roles.len())
+    }
+
+    pub fn describe(&self) -> String {
+        let roles = match &self.assignment {
+            Ok(a) => a
+                .iter()
+                .map(|(r, p)| format!("{r}={}", p.name))
+                .collect::<Vec<_>>()
+                .join(", "),
+            Err(reason) => format!("skipped: {reason}"),
+        };
+        format!("{} | {} [{roles}]", self.platforms(), self.scenario.name)
+    }
+}
+
+/// Combinations × scenarios. An unknown or unavailable platform named explicitly is an
+/// error (the message names the variable to set); `all` uses the available ones.
+pub fn plan(
+    config: &Config,
+    names: &[String],
+    filter: &str,
+    scenarios: &[Scenario],
+) -> Result<Vec<Item>, String> {
+    let mut combinations = Vec::new();
+    for name in names {
+        if name == "all" {
+            let available = config.available();
+            for (platform, why) in &config.platforms {
+                if let Err(why) = why {
+                    eprintln!("harmony: skipping platform '{platform}' in 'all': {why}");
+                }
+            }
+            combinations.extend(Combination::all(&available));
+            continue;
+        }
+        let combination = Combination::parse(name)?;
+        for platform in &combination.platforms {
+            config.platform(platform)?;
+        }
+        combinations.push(combination);
+    }
+    combinations.dedup();
+    let mut items = Vec::new();
+    for combination in combinations {
+        for scenario in scenarios.iter().filter(|s| selection::matches(filter, s)) {
+            let assignment = match selection::skip_reason(scenario) {
+                Some(reason) => Err(reason),
+                None => combination.assign(&scenario.roles).map(|pairs| {
+                    pairs
+                        .into_iter()
+                        .map(|(role, p)| (role, config.platform(&p).expect("checked").clone()))
+                        .collect()
+                }),
+            };
+            items.push(Item {
+                combination: combination.clone(),
+                scenario: scenario.clone(),
+                assignment,
+            });
+        }
+    }
+    Ok(items)
+}

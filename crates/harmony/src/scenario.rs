@@ -1,0 +1,419 @@
+//! Runs one scenario against serve processes, one per role (harmony.md §4): spawn in order
+//! of first appearance with `HARMONY_HOST_PID`/`HARMONY_FEATURE_ID`, `health` + `initialize`
+//! as the readiness handshake, the steps in order (stopping at the first failure), then a
+//! teardown that always reaps every process.
+
+use std::os::unix::process::ExitStatusExt as _;
+use std::process::{Command, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::config::Platform;
+use crate::routing::RoutedStep;
+use crate::serve_process::{CallError, ServeProcess};
+use crate::special::{special, Special};
+
+/// What "the 'x' process is killed" does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KillMode {
+    /// SIGKILL at once: a real, abrupt death (the default).
+    Sigkill,
+    /// Upstream Harmony's teardown of that process: stdin closed, 5 s, then SIGKILL.
+    Teardown,
+    /// The `crash` call, as for "crashes".
+    Crash,
+}
+
+/// Checks a `StepResponse` beyond what Harmony requires (tests use it to hold a serve to
+/// a canonical form); gets the platform name and the `result`.
+pub type ResponseCheck = fn(&str, &Value) -> Result<(), String>;
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Limit of each call; a process that exceeds it is killed and the scenario fails.
+    pub step_timeout: Duration,
+    /// Sleep after each process start (`processInitializationDelayMs`).
+    pub init_delay: Duration,
+    pub kill_mode: KillMode,
+    /// Remove shared-memory objects and lock files carrying the run id afterwards.
+    pub remove_leftovers: bool,
+    pub check_response: Option<ResponseCheck>,
+    /// Lines of stderr kept in failure messages.
+    pub stderr_lines: usize,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            step_timeout: Duration::from_secs(30),
+            init_delay: Duration::ZERO,
+            kill_mode: KillMode::Sigkill,
+            remove_leftovers: true,
+            check_response: None,
+            stderr_lines: 20,
+        }
+    }
+}
+
+/// How a role's process ended.
+#[derive(Debug, Clone)]
+pub struct RoleEnd {
+    pub role: String,
+    pub platform: String,
+    pub status: Option<ExitStatus>,
+    /// Teardown needed SIGKILL (the process ignored stdin EOF for 5 s).
+    pub killed_at_teardown: bool,
+    /// Ended by a step: `killed`, `crashed`, `shutdown`, `timeout` or `died`.
+    pub ended_by: Option<&'static str>,
+    pub stderr: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScenarioRun {
+    pub outcome: Result<(), String>,
+    pub roles: Vec<RoleEnd>,
+    pub host_pid: u32,
+    pub feature_id: u32,
+    /// Objects with the run id found after teardown (removed if asked to).
+    pub leftovers: Vec<String>,
+    pub duration: Duration,
+}
+
+struct Role {
+    name: String,
+    platform: String,
+    serve: ServeProcess,
+    ended_by: Option<&'static str>,
+}
+
+/// The command that starts `platform`'s serve for one scenario run.
+pub fn command(platform: &Platform, host_pid: u32, feature_id: u32) -> Command {
+    let mut command = Command::new(&platform.executable);
+    command.args(&platform.arguments);
+    if let Some(dir) = &platform.working_directory {
+        command.current_dir(dir);
+    }
+    command.envs(&platform.environment);
+    command.env("HARMONY_HOST_PID", host_pid.to_string());
+    command.env("HARMONY_FEATURE_ID", feature_id.to_string());
+    command
+}
+
+/// Runs `steps` with `assignment` (role → platform, in start order).
+pub fn run(
+    steps: &[RoutedStep],
+    assignment: &[(String, Platform)],
+    feature_id: u32,
+    options: &RunOptions,
+) -> ScenarioRun {
+    let started = Instant::now();
+    let host_pid = crate::run_id::next_host_pid();
+    let mut roles: Vec<Role> = Vec::new();
+    let mut outcome = start(assignment, host_pid, feature_id, options, &mut roles);
+    if outcome.is_ok() {
+        for step in steps {
+            if let Err(e) = execute(&mut roles, step, options) {
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    let mut ends = Vec::new();
+    for role in &mut roles {
+        let (status, killed) = match role.ended_by {
+            Some(_) => (role.serve.wait_exit(Duration::ZERO), false),
+            None => {
+                let (status, killed) = role.serve.teardown();
+                (Some(status), killed)
+            }
+        };
+        let status = status.or_else(|| Some(role.serve.kill()));
+        ends.push(RoleEnd {
+            role: role.name.clone(),
+            platform: role.platform.clone(),
+            status,
+            killed_at_teardown: killed,
+            ended_by: role.ended_by,
+            stderr: role.serve.stderr(),
+        });
+    }
+    drop(roles);
+    let suffix = format!("_{host_pid}_{feature_id}");
+    let leftovers = leftovers(&suffix);
+    if options.remove_leftovers {
+        for path in &leftovers {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    ScenarioRun {
+        outcome,
+        roles: ends,
+        host_pid,
+        feature_id,
+        leftovers,
+        duration: started.elapsed(),
+    }
+}
+
+fn start(
+    assignment: &[(String, Platform)],
+    host_pid: u32,
+    feature_id: u32,
+    options: &RunOptions,
+    roles: &mut Vec<Role>,
+) -> Result<(), String> {
+    for (role, platform) in assignment {
+        let label = format!("{}:{role}", platform.name);
+        let serve =
+            ServeProcess::spawn(&label, command(platform, host_pid, feature_id)).map_err(|e| {
+                format!(
+                    "cannot start the {} serve {}: {e}",
+                    platform.name,
+                    platform.executable.display()
+                )
+            })?;
+        roles.push(Role {
+            name: role.clone(),
+            platform: platform.name.clone(),
+            serve,
+            ended_by: None,
+        });
+        let index = roles.len() - 1;
+        let health = call(&mut roles[index], "health", json!([]), options)?;
+        if health.get("result") != Some(&json!(true)) {
+            return Err(format!("Process {role} health check failed: {health}"));
+        }
+        let init = json!([{
+            "Role": role, "Platform": platform.name, "Scenario": "test",
+            "HostPid": host_pid, "FeatureId": feature_id,
+            "TestRunId": format!("{host_pid}_{feature_id}"),
+        }]);
+        let reply = call(&mut roles[index], "initialize", init, options)?;
+        if reply.get("result").is_none() {
+            return Err(format!(
+                "Failed to initialize servo process '{role}': {}",
+                reply.get("error").unwrap_or(&Value::Null)
+            ));
+        }
+        if !options.init_delay.is_zero() {
+            thread::sleep(options.init_delay);
+        }
+    }
+    Ok(())
+}
+
+/// Describes a call that got no response, killing the process if it is stuck.
+fn call_failure(role: &mut Role, error: CallError, options: &RunOptions) -> String {
+    if let CallError::Timeout(_) = error {
+        role.serve.kill();
+        role.ended_by = Some("timeout");
+        return format!(
+            "{}: no response within {:?}; the process was killed\n--- {} stderr (tail) ---\n{}",
+            role.name,
+            options.step_timeout,
+            role.serve.label,
+            role.serve.stderr_tail(options.stderr_lines)
+        );
+    }
+    let status = role.serve.wait_exit(Duration::from_secs(1));
+    if status.is_some() && role.ended_by.is_none() {
+        role.ended_by = Some("died");
+    }
+    let status = match status {
+        Some(s) => match s.signal() {
+            Some(signal) => format!("killed by signal {signal}"),
+            None => format!("exit status {}", s.code().unwrap_or(-1)),
+        },
+        None => "still running".into(),
+    };
+    format!(
+        "{}: {error} ({status})\n--- {} stderr (tail) ---\n{}",
+        role.name,
+        role.serve.label,
+        role.serve.stderr_tail(options.stderr_lines)
+    )
+}
+
+fn call(
+    role: &mut Role,
+    method: &str,
+    params: Value,
+    options: &RunOptions,
+) -> Result<Value, String> {
+    if let Some(how) = role.ended_by {
+        return Err(format!("{}: the process is gone ({how})", role.name));
+    }
+    match role.serve.call(method, params, options.step_timeout) {
+        Ok(reply) => Ok(reply),
+        Err(e) => Err(call_failure(role, e, options)),
+    }
+}
+
+fn find<'a>(roles: &'a mut [Role], name: &str) -> Result<&'a mut Role, String> {
+    roles
+        .iter_mut()
+        .find(|r| r.name == name)
+        .ok_or_else(|| format!("no process '{name}'"))
+}
+
+fn crash(role: &mut Role, options: &RunOptions) -> Result<(), String> {
+    // Harmony passes its CancellationToken, serialized, as the one argument (§2.7).
+    let token = json!([{"IsCancellationRequested": false, "CanBeCanceled": false}]);
+    let reply = call(role, "crash", token, options)?;
+    if reply.get("result").is_none() {
+        return Err(format!(
+            "{}: crash failed: {}",
+            role.name,
+            reply.get("error").unwrap_or(&Value::Null)
+        ));
+    }
+    thread::sleep(Duration::from_millis(500));
+    if role.serve.wait_exit(Duration::from_secs(2)).is_none() {
+        tracing::warn!(
+            "{} still alive 2.5 s after crash; SIGKILL",
+            role.serve.label
+        );
+        role.serve.kill();
+    }
+    role.ended_by = Some("crashed");
+    Ok(())
+}
+
+fn lookup(result: &Value, name: &str) -> Value {
+    result
+        .as_object()
+        .and_then(|o| o.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)))
+        .map(|(_, v)| v.clone())
+        .unwrap_or(Value::Null)
+}
+
+fn execute(roles: &mut [Role], step: &RoutedStep, options: &RunOptions) -> Result<(), String> {
+    match special(step) {
+        Some(Special::Wait(seconds)) => {
+            thread::sleep(Duration::from_secs_f64(seconds));
+            return Ok(());
+        }
+        Some(Special::Shutdown(name)) => {
+            let role = find(roles, &name)?;
+            call(role, "shutdown", json!([]), options)?;
+            thread::sleep(Duration::from_secs(1));
+            role.serve.wait_exit(Duration::from_secs(4));
+            role.serve.kill();
+            role.ended_by = Some("shutdown");
+            return Ok(());
+        }
+        Some(Special::Killed(name)) => {
+            let role = find(roles, &name)?;
+            match options.kill_mode {
+                KillMode::Sigkill => {
+                    role.serve.kill();
+                }
+                KillMode::Teardown => {
+                    role.serve.teardown();
+                }
+                KillMode::Crash => return crash(role, options),
+            }
+            role.ended_by = Some("killed");
+            return Ok(());
+        }
+        Some(Special::Crashes(name)) => return crash(find(roles, &name)?, options),
+        None => {}
+    }
+    let targets: Vec<(usize, bool)> = match &step.process {
+        Some(process) => {
+            let index = roles
+                .iter()
+                .position(|r| &r.name == process)
+                .ok_or_else(|| format!("no process '{process}'"))?;
+            vec![(index, false)]
+        }
+        None => (0..roles.len()).map(|i| (i, true)).collect(),
+    };
+    // A broadcast goes out to every role first, then every answer is collected.
+    let mut sent = Vec::new();
+    let mut errors = Vec::new();
+    for &(index, broadcast) in &targets {
+        let role = &mut roles[index];
+        if let Some(how) = role.ended_by {
+            errors.push(format!("{}: the process is gone ({how})", role.name));
+            continue;
+        }
+        let params = json!([{
+            "Process": role.name, "StepType": step.step_type, "Step": step.text,
+            "Parameters": {}, "Context": {}, "IsBroadcast": broadcast,
+        }]);
+        match role.serve.request("executeStep", params) {
+            Ok(id) => sent.push((index, id)),
+            Err(e) => errors.push(call_failure(role, e, options)),
+        }
+    }
+    let deadline = Instant::now() + options.step_timeout;
+    for (index, id) in sent {
+        let role = &mut roles[index];
+        let left = deadline.saturating_duration_since(Instant::now());
+        let message = match role.serve.response(&json!(id), left) {
+            Ok(message) => message,
+            Err(e) => {
+                errors.push(call_failure(role, e, options));
+                continue;
+            }
+        };
+        let Some(result) = message.get("result") else {
+            let error = lookup(message.get("error").unwrap_or(&Value::Null), "message");
+            errors.push(format!("Remote execution failed: {}: {error}", role.name));
+            continue;
+        };
+        if let Some(check) = options.check_response {
+            check(&role.platform, result).map_err(|e| format!("{}: {e}", role.name))?;
+        }
+        for log in lookup(result, "logs").as_array().into_iter().flatten() {
+            tracing::debug!(
+                "[{}:{}] [{}] {}",
+                role.platform,
+                role.name,
+                lookup(log, "level"),
+                lookup(log, "message").as_str().unwrap_or_default()
+            );
+        }
+        if lookup(result, "success") != json!(true) {
+            let error = lookup(result, "error");
+            errors.push(format!(
+                "{} [{}] {:?}: {}",
+                role.name,
+                role.platform,
+                step.text,
+                error
+                    .as_str()
+                    .map(str::to_owned)
+                    .unwrap_or(error.to_string())
+            ));
+        }
+    }
+    match (errors.len(), targets.len()) {
+        (0, _) => Ok(()),
+        (_, 1) => Err(format!("Execution failed: {}", errors.join(", "))),
+        _ => Err(format!("Broadcast failed on: {}", errors.join(", "))),
+    }
+}
+
+/// Shared-memory objects and lock files whose name carries `suffix` (`_<host>_<feature>`).
+pub fn leftovers(suffix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for dir in ["/dev/shm", "/tmp/zerobuffer", "/tmp/zerobuffer/locks"] {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.contains(&format!("{suffix}_"))
+                || name.contains(&format!("{suffix}."))
+                || name.ends_with(suffix)
+            {
+                found.push(format!("{dir}/{name}"));
+            }
+        }
+    }
+    found
+}
