@@ -30,6 +30,13 @@ pub fn skip_reason(scenario: &Scenario) -> Option<String> {
     if linux && !cfg!(target_os = "linux") {
         return Some("@linux scenario; this host is not Linux".into());
     }
+    // Same reason as the in-process runner gives (step-defs/tests/bdd.rs).
+    if scenario.tags.iter().any(|t| t == "multi-user") {
+        return Some(
+            "@multi-user scenario: needs two OS user accounts and the right to run processes as them"
+                .into(),
+        );
+    }
     None
 }
 

@@ -3,13 +3,16 @@
 //! intact, every frame or signal arrived, percentiles ordered, CPU shares within bounds, and
 //! comparisons measured in the same run with wide margins.
 //!
-//! Harmony routes the reader/writer benchmark steps to the writer; they drive both ends, so
-//! the buffer's reader must live in the same process (see `stress::reader_of`). Scenarios that
+//! Harmony routes the reader/writer benchmark steps (14.1, 14.2, 14.6) to the writer. They
+//! act on the writer only: a background job writes seeded frames (frame `i` seeded with its
+//! sequence `i`) and times what it sees in the OIEB, the reader process reads and checks the
+//! frames with its own steps, and the job closes the writer when the reader has taken every
+//! frame, which ends the reader's stream. The reporting steps join the job. Scenarios that
 //! name no process (14.3–14.5) build their own buffers and threads.
 
 use std::hint::black_box;
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -18,15 +21,15 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use rustix::time::ClockId;
-use zerobuffer::testdata::frame_data;
-use zerobuffer::testing::NamedSemaphore;
-use zerobuffer::{align_to_block, BufferConfig, Error, Reader, Writer};
+use zerobuffer::testdata::{fill_frame_data, frame_data};
+use zerobuffer::testing::{NamedSemaphore, RawBuffer};
+use zerobuffer::{align_to_block, BufferConfig, Reader, Writer};
 
 use super::basic::create_buffer;
 use super::num;
-use super::stress::{cpu_time, monotonic_ns, reader_of, subject};
+use super::stress::{cpu_time, monotonic_ns, subject};
 use crate::scale;
-use crate::world::{ProcessState, SharedWriter, ZbWorld, JOIN_TIMEOUT};
+use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const HEADER: u64 = 16;
 /// A read wait inside a benchmark: generous, only a stalled peer exceeds it.
@@ -126,25 +129,55 @@ fn rows_or_builtin<T: PartialEq + Copy + std::fmt::Debug>(
     Ok(builtin.to_vec())
 }
 
-/// The writer of the current process and the reader of its buffer (in this process).
-fn both_ends(world: &mut ZbWorld) -> Result<(SharedWriter, Arc<Reader>, String)> {
-    let (writer, name) = {
-        let state = world.current()?;
-        (state.writer()?, state.buffer()?.to_owned())
-    };
-    let reader = reader_of(world, &name)?;
-    Ok((writer, reader, name))
-}
-
 /// Fails unless frames of `size` bytes can be written from any ring position.
-fn check_fits(reader: &Reader, size: usize) -> Result<()> {
-    let payload = reader.config().payload_size as u64;
+fn check_fits(writer: &Writer, size: usize) -> Result<()> {
+    let payload = writer.payload_size();
     ensure!(
         2 * (size as u64 + HEADER) <= payload,
         "frames of {size} bytes need a payload of at least {} bytes; this one has {payload}",
         2 * (size as u64 + HEADER)
     );
     Ok(())
+}
+
+/// Writes the next seeded frame of `size` bytes (seed = its sequence); returns the sequence.
+fn write_seeded(writer: &mut Writer, size: usize) -> Result<u64> {
+    let mut slot = writer.get_frame_buffer(size)?;
+    let sequence = slot.sequence();
+    fill_frame_data(&mut slot, sequence);
+    Ok(slot.commit())
+}
+
+/// Waits (spinning) until the reader, wherever it lives, has taken every entry written.
+fn wait_taken(writer: &Writer, limit: Instant) -> Result<()> {
+    spin_until(limit, "the reader taking every frame", || {
+        let o = writer.oieb_snapshot();
+        o.payload_read_count == o.payload_written_count
+    })
+}
+
+/// Writes one frame and waits for the reader process to take it: its reading step runs only
+/// after the writer's step has returned.
+fn await_reader(writer: &mut Writer, size: usize) -> Result<()> {
+    write_seeded(writer, size)?;
+    wait_taken(writer, Instant::now() + JOIN_TIMEOUT).context("waiting for the reader to start")
+}
+
+/// Runs `work` with the current process's writer in the background job `label`, then closes
+/// the writer (the reader's stream ends there).
+fn spawn_bench<T: Send + 'static>(
+    world: &mut ZbWorld,
+    label: &str,
+    work: impl FnOnce(&mut Writer) -> Result<T> + Send + 'static,
+) -> Result<()> {
+    let state = world.current()?;
+    let writer = state.writer()?;
+    state.jobs.spawn(label, move |_stop| {
+        let mut guard = writer.lock();
+        let result = work(guard.as_mut().context("the writer is closed")?);
+        guard.take();
+        result
+    })
 }
 
 /// Share of `wall` a thread spent on a CPU.
@@ -203,74 +236,50 @@ fn measure_latency(world: &mut ZbWorld, step: &Step) -> Result<()> {
         }
     }
     let iterations = scale::count(LATENCY_ITERATIONS, 20)? as usize;
-    let (writer, reader, _) = both_ends(world)?;
-    let mut results = Vec::new();
-    for &size in &sizes {
-        check_fits(&reader, size)?;
-        let samples = one_way_latency(&writer, &reader, size, iterations)
-            .with_context(|| format!("frames of {size} bytes"))?;
-        results.push((size, Summary::of(samples)?));
-    }
-    world.current()?.scratch::<Latency>().results = results;
-    Ok(())
+    spawn_bench(world, LATENCY_JOB, move |writer| {
+        for &size in &sizes {
+            check_fits(writer, size)?;
+        }
+        await_reader(writer, sizes[0])?;
+        let mut results = Vec::new();
+        for &size in &sizes {
+            let samples = one_way_latency(writer, size, iterations)
+                .with_context(|| format!("frames of {size} bytes"))?;
+            results.push((size, Summary::of(samples)?));
+        }
+        Ok(results)
+    })
 }
 
-/// Sends `iterations` frames one at a time, each stamped with the monotonic clock, and returns
-/// how long each took from the writer's call to the reader holding it.
-fn one_way_latency(
-    writer: &SharedWriter,
-    reader: &Reader,
-    size: usize,
-    iterations: usize,
-) -> Result<Vec<u64>> {
-    ensure!(size >= 8, "a frame needs 8 bytes for its time stamp");
-    let expected = frame_data(size, 0);
-    let mut outgoing = expected.clone();
-    let mut guard = writer.lock();
-    let writer = guard.as_mut().context("the writer is closed")?;
-    let (ack_tx, ack_rx) = mpsc::channel::<()>();
-    thread::scope(|scope| {
-        let receiving = scope.spawn(|| -> Result<Vec<u64>> {
-            let mut samples = Vec::with_capacity(iterations);
-            let mut last = None;
-            for i in 0..iterations {
-                let frame = reader.read_frame(BENCH_READ_TIMEOUT)?;
-                let arrived = monotonic_ns();
-                let stamp = u64::from_le_bytes(frame[..8].try_into().expect("8 bytes"));
-                ensure!(
-                    frame.len() == size && frame[8..] == expected[8..],
-                    "frame {} arrived altered",
-                    i + 1
-                );
-                ensure!(
-                    last.is_none_or(|l| frame.sequence() == l + 1),
-                    "frame {} arrived out of order",
-                    frame.sequence()
-                );
-                last = Some(frame.sequence());
-                samples.push(arrived.saturating_sub(stamp));
-                drop(frame);
-                ack_tx.send(()).ok();
-            }
-            Ok(samples)
-        });
-        for _ in 0..iterations {
-            outgoing[..8].copy_from_slice(&monotonic_ns().to_le_bytes());
-            writer.write_frame(&outgoing)?;
-            // One frame at a time: latency, not queueing.
-            if ack_rx.recv_timeout(BENCH_READ_TIMEOUT * 2).is_err() {
-                break;
-            }
-        }
-        receiving
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")))
-    })
+const LATENCY_JOB: &str = "latency";
+
+/// Sends `iterations` frames one at a time and returns how long each took from the writer's
+/// call until the reader had read, checked and released it (seen in the OIEB).
+fn one_way_latency(writer: &mut Writer, size: usize, iterations: usize) -> Result<Vec<u64>> {
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations {
+        let start = monotonic_ns();
+        write_seeded(writer, size)?;
+        // One frame at a time: latency, not queueing.
+        wait_taken(writer, Instant::now() + BENCH_READ_TIMEOUT)
+            .with_context(|| format!("frame {} of {iterations}", i + 1))?;
+        samples.push(monotonic_ns().saturating_sub(start));
+    }
+    Ok(samples)
+}
+
+fn latency_results(world: &mut ZbWorld) -> Result<&Vec<(usize, Summary)>> {
+    let state = world.current()?;
+    if state.jobs.is_running(LATENCY_JOB) {
+        let results = state.jobs.join(LATENCY_JOB, JOIN_TIMEOUT)?;
+        state.scratch::<Latency>().results = results;
+    }
+    Ok(&state.scratch::<Latency>().results)
 }
 
 #[then(regex = r"^report Min, Max, Mean, P50, P90, P99, P99\.9$")]
 fn report_latency(world: &mut ZbWorld) -> Result<()> {
-    let results = &world.current()?.scratch::<Latency>().results;
+    let results = latency_results(world)?;
     ensure!(!results.is_empty(), "no latency was measured");
     let iterations = scale::count(LATENCY_ITERATIONS, 20)? as usize;
     for (size, s) in results {
@@ -284,7 +293,7 @@ fn report_latency(world: &mut ZbWorld) -> Result<()> {
             p90_us = us(s.p90),
             p99_us = us(s.p99),
             p999_us = us(s.p999),
-            "one-way latency"
+            "one-way latency (written to taken)"
         );
         ensure!(
             s.count == iterations && s.min > 0,
@@ -326,7 +335,6 @@ struct Throughput {
     frames: u64,
     elapsed: Duration,
     writer_cpu: Duration,
-    reader_cpu: Duration,
     /// Best plain copy rate of the same size in bytes/s, measured right after.
     memcpy: f64,
 }
@@ -349,88 +357,42 @@ fn measure_throughput(world: &mut ZbWorld, step: &Step, seconds: String) -> Resu
         Duration::from_secs_f64(num(&seconds)?),
         Duration::from_millis(250),
     )?;
-    let (writer, reader, _) = both_ends(world)?;
-    let mut results = Vec::new();
-    for &size in &sizes {
-        check_fits(&reader, size)?;
-        let mut r = stream(&writer, &reader, size, per_size)
-            .with_context(|| format!("frames of {size} bytes"))?;
-        r.memcpy = best_memcpy_rate(size);
-        results.push(r);
-    }
-    world.current()?.scratch::<ThroughputRun>().results = results;
-    Ok(())
+    spawn_bench(world, THROUGHPUT_JOB, move |writer| {
+        for &size in &sizes {
+            check_fits(writer, size)?;
+        }
+        await_reader(writer, sizes[0])?;
+        let mut results = Vec::new();
+        for &size in &sizes {
+            let mut r = stream(writer, size, per_size)
+                .with_context(|| format!("frames of {size} bytes"))?;
+            r.memcpy = best_memcpy_rate(size);
+            results.push(r);
+        }
+        Ok(results)
+    })
 }
 
-/// Writes frames of `size` bytes as fast as possible for `duration` while a second thread
-/// reads and checks them all.
-fn stream(
-    writer: &SharedWriter,
-    reader: &Reader,
-    size: usize,
-    duration: Duration,
-) -> Result<Throughput> {
-    let data = frame_data(size, 0);
-    let mut guard = writer.lock();
-    let writer = guard.as_mut().context("the writer is closed")?;
-    let total = AtomicU64::new(u64::MAX);
+const THROUGHPUT_JOB: &str = "throughput";
+
+/// Writes frames of `size` bytes as fast as possible for `duration`; the run ends when the
+/// reader (which checks every byte) has taken them all.
+fn stream(writer: &mut Writer, size: usize, duration: Duration) -> Result<Throughput> {
     let start = Instant::now();
-    let (written, writer_cpu, read) = thread::scope(|scope| {
-        let receiving = scope.spawn(|| -> Result<(u64, Duration, Instant)> {
-            let cpu0 = cpu_time(ClockId::ThreadCPUTime);
-            let mut read = 0u64;
-            let mut first = None;
-            while read != total.load(Ordering::SeqCst) {
-                let frame = match reader.read_frame(Duration::from_millis(200)) {
-                    Ok(frame) => frame,
-                    Err(Error::Timeout(_)) => continue,
-                    Err(e) => return Err(e.into()),
-                };
-                let sequence = frame.sequence();
-                let first = *first.get_or_insert(sequence);
-                ensure!(
-                    sequence == first + read && frame.data() == data.as_slice(),
-                    "frame {sequence} arrived altered or out of order"
-                );
-                read += 1;
-            }
-            Ok((
-                read,
-                cpu_time(ClockId::ThreadCPUTime) - cpu0,
-                Instant::now(),
-            ))
-        });
-        let cpu0 = cpu_time(ClockId::ThreadCPUTime);
-        let mut written = 0u64;
-        let mut failure = None;
-        while start.elapsed() < duration {
-            if let Err(e) = writer.write_frame(&data) {
-                failure = Some(e);
-                break;
-            }
-            written += 1;
-        }
-        total.store(written, Ordering::SeqCst);
-        let writer_cpu = cpu_time(ClockId::ThreadCPUTime) - cpu0;
-        let read = receiving
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")));
-        match failure {
-            Some(e) => Err(anyhow!("writing: {e}")),
-            None => Ok((written, writer_cpu, read?)),
-        }
-    })?;
-    let (frames, reader_cpu, end) = read;
-    ensure!(
-        frames == written && frames > 0,
-        "{frames} of {written} frames read"
-    );
+    let cpu0 = cpu_time(ClockId::ThreadCPUTime);
+    let mut frames = 0u64;
+    while start.elapsed() < duration {
+        write_seeded(writer, size).context("writing")?;
+        frames += 1;
+    }
+    let writer_cpu = cpu_time(ClockId::ThreadCPUTime) - cpu0;
+    wait_taken(writer, Instant::now() + JOIN_TIMEOUT)?;
+    ensure!(frames > 0, "no frame was written");
     Ok(Throughput {
         size,
         frames,
-        elapsed: end - start,
+        elapsed: start.elapsed(),
         writer_cpu,
-        reader_cpu,
         memcpy: 0.0,
     })
 }
@@ -454,7 +416,12 @@ fn best_memcpy_rate(size: usize) -> f64 {
 }
 
 fn throughput_results(world: &mut ZbWorld) -> Result<&Vec<Throughput>> {
-    let results = &world.current()?.scratch::<ThroughputRun>().results;
+    let state = world.current()?;
+    if state.jobs.is_running(THROUGHPUT_JOB) {
+        let results = state.jobs.join(THROUGHPUT_JOB, JOIN_TIMEOUT)?;
+        state.scratch::<ThroughputRun>().results = results;
+    }
+    let results = &state.scratch::<ThroughputRun>().results;
     ensure!(!results.is_empty(), "no throughput was measured");
     Ok(results)
 }
@@ -468,17 +435,11 @@ fn report_cpu_usage(world: &mut ZbWorld) -> Result<()> {
             mib_per_s = r.bytes_per_s() / 1048576.0,
             frames_per_s = r.frames as f64 / r.elapsed.as_secs_f64(),
             writer_cpu_pct = 100.0 * cpu_share(r.writer_cpu, r.elapsed),
-            reader_cpu_pct = 100.0 * cpu_share(r.reader_cpu, r.elapsed),
             "throughput"
         );
         check_cpu(
             &format!("writer, {} bytes", r.size),
             r.writer_cpu,
-            r.elapsed,
-        )?;
-        check_cpu(
-            &format!("reader, {} bytes", r.size),
-            r.reader_cpu,
             r.elapsed,
         )?;
     }
@@ -1070,10 +1031,10 @@ fn report_signalling(world: &mut ZbWorld) -> Result<()> {
 
 // ---- 14.6 Buffer utilisation ------------------------------------------------------------------
 
-/// How much slower the reader is: it holds each frame this long.
-const READER_DELAY: Duration = Duration::from_millis(2);
+/// The reader process holds every frame for 2 ms (its own step says so).
 const UTILISATION_FRAME: usize = 1024;
 const LOAD_PHASE: Duration = Duration::from_millis(300);
+const UTILISATION_JOB: &str = "utilization";
 
 #[derive(Default)]
 struct Utilisation {
@@ -1086,111 +1047,96 @@ struct Utilisation {
     recovered_after: Option<Duration>,
 }
 
+/// What the monitoring job hands over.
+struct Monitored {
+    samples: Vec<(Duration, f64)>,
+    load_end: Duration,
+    frames: u64,
+}
+
 #[given(regex = r"^the '([^']*)' process is configured to be faster than reader$")]
 fn writer_faster_than_reader(world: &mut ZbWorld, process: String) -> Result<()> {
-    let name = {
-        let state = world.process(&process);
-        state.writer()?;
-        state.buffer()?.to_owned()
-    };
-    let reader = reader_of(world, &name)?;
-    // The writer writes without pause; the reader holds every frame for READER_DELAY, far
+    let state = world.process(&process);
+    // The writer writes without pause; the reader holds every frame for milliseconds, far
     // longer than a write of UTILISATION_FRAME bytes takes.
+    let payload = state.with_writer(|w| w.payload_size())?;
     ensure!(
-        (UTILISATION_FRAME as u64 + HEADER) * 4 <= reader.config().payload_size as u64,
+        (UTILISATION_FRAME as u64 + HEADER) * 4 <= payload,
         "the ring is too small to watch it fill"
     );
-    world.process(&process).scratch::<Utilisation>().configured = true;
+    state.scratch::<Utilisation>().configured = true;
     Ok(())
 }
 
 #[when(regex = r"^monitor buffer utilization over time$")]
 fn monitor_utilisation(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
     ensure!(
-        world.current()?.scratch::<Utilisation>().configured,
+        state.scratch::<Utilisation>().configured,
         "the writer was not configured to be faster than the reader"
     );
-    let (writer, reader, _) = both_ends(world)?;
-    let mut guard = writer.lock();
-    let writer = guard.as_mut().context("the writer is closed")?;
-    let payload = reader.config().payload_size as f64;
-    let total = AtomicU64::new(u64::MAX);
-    let data = frame_data(UTILISATION_FRAME, 0);
-    let start = Instant::now();
-    let mut samples = Vec::new();
-    let (frames, load_end) = thread::scope(|scope| -> Result<(u64, Duration)> {
-        let reading = scope.spawn(|| -> Result<u64> {
-            let mut read = 0u64;
-            while read != total.load(Ordering::SeqCst) {
-                let frame = match reader.read_frame(Duration::from_millis(200)) {
-                    Ok(frame) => frame,
-                    Err(Error::Timeout(_)) => continue,
-                    Err(e) => return Err(e.into()),
-                };
+    let raw = RawBuffer::open(state.buffer()?)?;
+    spawn_bench(world, UTILISATION_JOB, move |writer| {
+        let payload = writer.payload_size() as f64;
+        let start = Instant::now();
+        let mut samples = Vec::new();
+        let written = AtomicU64::new(0);
+        let load_end = thread::scope(|scope| -> Result<Duration> {
+            let mut writing = Some(scope.spawn(|| -> Result<()> {
+                while start.elapsed() < LOAD_PHASE {
+                    write_seeded(writer, UTILISATION_FRAME)?;
+                    written.fetch_add(1, Ordering::SeqCst);
+                }
+                Ok(())
+            }));
+            // Sample the fill of the ring until the writer stops and the reader has drained it.
+            let mut load_end = None;
+            let limit = start + LOAD_PHASE + JOIN_TIMEOUT;
+            loop {
+                let oieb = raw.oieb();
                 ensure!(
-                    frame.sequence() == read + 1 && frame.data() == data.as_slice(),
-                    "frame {} arrived altered or out of order",
-                    frame.sequence()
+                    oieb.payload_free_bytes <= oieb.payload_size,
+                    "free bytes {} exceed the ring size",
+                    oieb.payload_free_bytes
                 );
-                thread::sleep(READER_DELAY);
-                read += 1;
+                samples.push((
+                    start.elapsed(),
+                    1.0 - oieb.payload_free_bytes as f64 / payload,
+                ));
+                if let Some(done) = writing.take_if(|h| h.is_finished()) {
+                    load_end = Some(start.elapsed());
+                    done.join()
+                        .unwrap_or_else(|_| Err(anyhow!("the writing thread panicked")))?;
+                }
+                if let Some(end) = load_end {
+                    if oieb.payload_read_count == oieb.payload_written_count {
+                        break Ok(end);
+                    }
+                }
+                ensure!(Instant::now() < limit, "the reader did not drain the ring");
+                thread::sleep(Duration::from_micros(500));
             }
-            Ok(read)
-        });
-        let mut writing = Some(scope.spawn(|| -> Result<u64> {
-            let mut written = 0;
-            while start.elapsed() < LOAD_PHASE {
-                writer.write_frame(&data)?;
-                written += 1;
-            }
-            Ok(written)
-        }));
-        // Sample the fill of the ring until the writer stops and the reader has drained it.
-        let mut load_end = None;
-        let limit = start + LOAD_PHASE + JOIN_TIMEOUT;
-        loop {
-            let oieb = reader.oieb_snapshot();
-            ensure!(
-                oieb.payload_free_bytes <= oieb.payload_size,
-                "free bytes {} exceed the ring size",
-                oieb.payload_free_bytes
-            );
-            samples.push((
-                start.elapsed(),
-                1.0 - oieb.payload_free_bytes as f64 / payload,
-            ));
-            if let Some(done) = writing.take_if(|h| h.is_finished()) {
-                load_end = Some(start.elapsed());
-                let written = done
-                    .join()
-                    .unwrap_or_else(|_| Err(anyhow!("the writing thread panicked")))?;
-                total.store(written, Ordering::SeqCst);
-            }
-            if load_end.is_some() && reading.is_finished() {
-                break;
-            }
-            ensure!(Instant::now() < limit, "the reader did not drain the ring");
-            thread::sleep(Duration::from_micros(500));
-        }
-        let read = reading
-            .join()
-            .unwrap_or_else(|_| Err(anyhow!("the reading thread panicked")))?;
-        Ok((read, load_end.unwrap_or_default()))
-    })?;
-    let end = reader.oieb_snapshot();
-    ensure!(
-        end.payload_free_bytes == end.payload_size,
-        "the ring is not empty after draining"
-    );
-    samples.push((start.elapsed(), 0.0));
-    let state = world.current()?.scratch::<Utilisation>();
-    state.samples = samples;
-    state.load_end = load_end;
-    state.frames = frames;
-    Ok(())
+        })?;
+        let end = raw.oieb();
+        ensure!(
+            end.payload_free_bytes == end.payload_size,
+            "the ring is not empty after draining"
+        );
+        samples.push((start.elapsed(), 0.0));
+        Ok(Monitored {
+            samples,
+            load_end,
+            frames: written.load(Ordering::SeqCst),
+        })
+    })
 }
 
 fn utilisation(state: &mut ProcessState) -> Result<&mut Utilisation> {
+    if state.jobs.is_running(UTILISATION_JOB) {
+        let m: Monitored = state.jobs.join(UTILISATION_JOB, JOIN_TIMEOUT)?;
+        let u = state.scratch::<Utilisation>();
+        (u.samples, u.load_end, u.frames) = (m.samples, m.load_end, m.frames);
+    }
     let u = state.scratch::<Utilisation>();
     ensure!(!u.samples.is_empty(), "the utilization was not monitored");
     Ok(u)
