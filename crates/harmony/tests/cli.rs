@@ -1,0 +1,55 @@
+//! The `harmony` binary as users call it: listing, and a platform that is not available.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn harmony() -> Command {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harmony"));
+    command
+        .current_dir(root)
+        .env_remove("ZEROBUFFER_SERVE_CSHARP")
+        .env_remove("ZEROBUFFER_SERVE_CPP");
+    command
+}
+
+#[test]
+fn list_shows_the_role_to_platform_assignment() {
+    let out = harmony()
+        .args(["--list", "rust_python", "--filter", "1.1"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        "rust/python | Test 1.1 - Simple Write-Read Cycle [reader=rust, writer=python]"
+    );
+}
+
+#[test]
+fn unavailable_platform_exits_2_naming_the_variable() {
+    let out = harmony()
+        .args(["rust_csharp", "--filter", "4.3"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ZEROBUFFER_SERVE_CSHARP"), "{stderr}");
+    assert!(
+        out.stdout.is_empty(),
+        "nothing runs: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn unknown_platform_is_a_usage_error() {
+    let out = harmony().args(["rust_cobol"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!out.stderr.is_empty());
+}
