@@ -122,13 +122,14 @@ fn assert_writer_departure_seen(reader: &Reader) {
     );
 }
 
-#[test]
-fn python_zero_copy_writer_to_rust_reader() {
+/// The Python writer (with `extra` py_peer.py flags) → our reader, every byte checked, and the
+/// writer's departure reported afterwards.
+fn python_writer_to_rust_reader(tag: &str, extra: &[&str]) {
     let Some(python) = python_peer() else { return };
-    let name = unique_name("py_write_zc");
+    let name = unique_name(tag);
     {
         let reader = Reader::create(&name, BufferConfig::new(1024, PAYLOAD)).unwrap();
-        let peer = PeerProcess::spawn(&python, &peer_args("write", &name, &["--zero-copy"]));
+        let peer = PeerProcess::spawn(&python, &peer_args("write", &name, extra));
         let read = read_and_verify(&reader);
         let (status, lines) = peer.finish(PEER_DEADLINE);
         assert_eq!(read.map_err(|(i, e)| format!("frame {i}: {e}")), Ok(FRAMES));
@@ -139,19 +140,13 @@ fn python_zero_copy_writer_to_rust_reader() {
 }
 
 #[test]
+fn python_zero_copy_writer_to_rust_reader() {
+    python_writer_to_rust_reader("py_write_zc", &["--zero-copy"]);
+}
+
+#[test]
 fn python_copying_writer_to_rust_reader() {
-    let Some(python) = python_peer() else { return };
-    let name = unique_name("py_write");
-    {
-        let reader = Reader::create(&name, BufferConfig::new(1024, PAYLOAD)).unwrap();
-        let peer = PeerProcess::spawn(&python, &peer_args("write", &name, &[]));
-        let read = read_and_verify(&reader);
-        let (status, lines) = peer.finish(PEER_DEADLINE);
-        assert_eq!(read.map_err(|(i, e)| format!("frame {i}: {e}")), Ok(FRAMES));
-        assert!(status.success(), "Python writer failed: {lines:?}");
-        assert_writer_departure_seen(&reader);
-    }
-    assert_clean(&name);
+    python_writer_to_rust_reader("py_write", &[]);
 }
 
 /// Known defect of the peer (protocol.md §12.5): the Python `write_frame` path stores
