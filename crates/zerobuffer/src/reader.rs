@@ -373,20 +373,12 @@ impl Reader {
 
     /// Frames committed by writers but not yet taken by this reader (the `sem-w` value).
     pub fn pending_frames(&self) -> Result<u64> {
-        let value = self
-            .sem_write
-            .value()
-            .map_err(|e| Error::os("sem_getvalue(sem-w)", e))?;
-        Ok(value.max(0) as u64)
+        self.sem_write.tokens("sem-w")
     }
 
     /// Tokens in the "space available" semaphore (`sem-r`), mostly for diagnostics and tests.
     pub fn space_signals(&self) -> Result<u64> {
-        let value = self
-            .sem_read
-            .value()
-            .map_err(|e| Error::os("sem_getvalue(sem-r)", e))?;
-        Ok(value.max(0) as u64)
+        self.sem_read.tokens("sem-r")
     }
 }
 

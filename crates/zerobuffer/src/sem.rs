@@ -122,6 +122,15 @@ impl NamedSemaphore {
         }
     }
 
+    /// The current value as a token count, for the crate's typed errors; `what` names the
+    /// semaphore in the error.
+    pub(crate) fn tokens(&self, what: &str) -> crate::Result<u64> {
+        let value = self
+            .value()
+            .map_err(|e| crate::Error::os(format!("sem_getvalue({what})"), e))?;
+        Ok(value.max(0) as u64)
+    }
+
     /// The current value (number of tokens available).
     pub fn value(&self) -> io::Result<i32> {
         let mut value: libc::c_int = 0;

@@ -157,11 +157,7 @@ impl Writer {
     /// Frames committed and not yet taken by the reader, as the "data available" semaphore
     /// (`sem-w`) counts them.
     pub fn pending_frames(&self) -> Result<u64> {
-        let value = self
-            .sem_write
-            .value()
-            .map_err(|e| Error::os("sem_getvalue(sem-w)", e))?;
-        Ok(value.max(0) as u64)
+        self.sem_write.tokens("sem-w")
     }
 
     /// Writes the buffer's metadata (once per buffer, up to metadata size − 8 bytes).

@@ -21,22 +21,15 @@ use super::num;
 use super::resources::{
     attempt_of, attempt_under_limit, ensure_injected_semaphore_failure, ensure_nothing_left,
     existing_objects, object_paths, process_references, run_with_semaphore_failure, subject,
-    Attempt, Creation, DescriptorLimit,
+    Creation, DescriptorLimit,
 };
 use crate::pending::PendingWrite;
 use crate::world::{ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
 // ---- 10.1 Partial initialization failures ----------------------------------------------------
 
-#[given(regex = r"^the test creates shared memory successfully for '([^']*)'$")]
-fn creates_shared_memory_for(world: &mut ZbWorld, buffer: String) -> Result<()> {
-    // Arranges the creation and watches /dev/shm: the next step runs it and checks that the
-    // segment really was created before sem-w failed.
-    let name = world.buffer_name(&buffer);
-    let attempt = Attempt::arrange(name, DEFAULT_CONFIG, true)?;
-    subject(world).scratch::<Creation>().attempt = Some(attempt);
-    Ok(())
-}
+// "the test creates shared memory successfully for '…'" arranges the creation exactly like
+// 7.1's "attempt to create buffer '…' with default config" (bound together in resources.rs).
 
 #[when(regex = r"^simulate failure creating sem-w semaphore$")]
 fn simulate_sem_w_failure(world: &mut ZbWorld) -> Result<()> {

@@ -400,7 +400,11 @@ pub(crate) fn attempt_under_limit(world: &mut ZbWorld, base: &str) -> Result<()>
 
 // ---- 7.1 Partial initialization failure ------------------------------------------------------
 
+/// Arranges a creation and watches /dev/shm; the next step runs it (7.1, and 10.1's "creates
+/// shared memory successfully", whose later steps check the segment was created before sem-w
+/// failed).
 #[given(regex = r"^attempt to create buffer '([^']*)' with default config$")]
+#[given(regex = r"^the test creates shared memory successfully for '([^']*)'$")]
 fn arrange_creation(world: &mut ZbWorld, buffer: String) -> Result<()> {
     let name = world.buffer_name(&buffer);
     let attempt = Attempt::arrange(name, DEFAULT_CONFIG, true)?;
