@@ -30,9 +30,10 @@ Feature: Process lifecycle
     And the 'writer' process should detect reader death on next write
 
   Scenario: Test 2.3 - Reader Replacement After Crash
-    # Under Harmony a crashed role is not restarted, so the 'reader' steps after the crash can
-    # only run where the role comes back (as in this in-process runner, where the 'reader'
-    # process takes the new reader). The new reader finds the dead reader's segment, semaphores
+    # The 'reader' steps after the crash need the role to come back: in-process the 'reader'
+    # process takes the new reader; our harmony starts a fresh 'reader' serve when the next
+    # step is routed to it (upstream Harmony does not restart a crashed role, so there this
+    # scenario cannot pass cross-process). The new reader finds the dead reader's segment, semaphores
     # and abandoned lock file, replaces them, and tells the attached writer (reader_pid 0 in the
     # old segment) that its reader is gone; the writer then reconnects and starts again at 1.
     Given the 'reader' process creates buffer 'test-reader-replace' with metadata size '1024' and payload size '10240'

@@ -34,10 +34,11 @@ if [ "$status" -ne 0 ] || [ "$doc_status" -ne 0 ]; then
     [ "$failed" -eq 0 ] && failed=1
 fi
 # Every test must remove what it created; anything named like a test buffer is a leak.
-leaks="$(ls /dev/shm /tmp/zerobuffer 2>/dev/null | grep -E '(^|sem-[rw]-)(zbtest_|zbcli_|zb_bench_|zbbench-)' || true)"
+leaks="$(find /dev/shm /tmp/zerobuffer -mindepth 1 2>/dev/null \
+    | grep -E '/(sem\.sem-[rw]-)?(zbtest_|zbcli_|zb_bench_|zbbench-)' || true)"
 if [ -n "$leaks" ]; then
     echo "tests left shared-memory objects or lock files behind:"
-    echo "$leaks" | sed 's/^/    /'
+    while IFS= read -r leak; do echo "    $leak"; done <<<"$leaks"
     failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed"

@@ -190,6 +190,14 @@ impl ZbWorld {
             .or_insert_with(|| ProcessState::new(name))
     }
 
+    /// Makes `name` the current process unless a step has already named one: a serve is one
+    /// role, so a step without a process phrase acts as that role until a step names another.
+    pub fn default_process(&mut self, name: &str) {
+        if self.current.is_none() {
+            self.process(name);
+        }
+    }
+
     /// The process named by the last step that named one (for subject-less steps).
     pub fn current(&mut self) -> Result<&mut ProcessState> {
         let name = self

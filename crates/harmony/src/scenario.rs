@@ -2,6 +2,13 @@
 //! of first appearance with `HARMONY_HOST_PID`/`HARMONY_FEATURE_ID`, `health` + `initialize`
 //! as the readiness handshake, the steps in order (stopping at the first failure), then a
 //! teardown that always reaps every process.
+//!
+//! One deliberate extension of Harmony: a role that the scenario itself ended (`is killed`,
+//! `crashes`) comes back as a fresh serve process, with the same run ids, when a later step is
+//! routed to it. Harmony fails such a step instead, which makes a scenario like 2.3 ("a new
+//! 'reader' process ..." after the reader crashed) impossible (harmony.md §3.4).
+//! `RunOptions::restart_ended = false` keeps Harmony's behaviour. A role that died on its own,
+//! timed out or was shut down is never restarted.
 
 use std::os::unix::process::ExitStatusExt as _;
 use std::process::{Command, ExitStatus};
@@ -42,6 +49,9 @@ pub struct RunOptions {
     pub check_response: Option<ResponseCheck>,
     /// Lines of stderr kept in failure messages.
     pub stderr_lines: usize,
+    /// Start a fresh process for a role the scenario killed or crashed when a later step is
+    /// routed to it (see the module docs).
+    pub restart_ended: bool,
 }
 
 impl Default for RunOptions {
@@ -53,6 +63,7 @@ impl Default for RunOptions {
             remove_leftovers: true,
             check_response: None,
             stderr_lines: 20,
+            restart_ended: true,
         }
     }
 }
@@ -73,6 +84,8 @@ pub struct RoleEnd {
 #[derive(Debug, Clone)]
 pub struct ScenarioRun {
     pub outcome: Result<(), String>,
+    /// Every process the run started, in the order they ended (a restarted role has more
+    /// than one).
     pub roles: Vec<RoleEnd>,
     pub host_pid: u32,
     pub feature_id: u32,
@@ -83,9 +96,59 @@ pub struct ScenarioRun {
 
 struct Role {
     name: String,
-    platform: String,
+    platform: Platform,
     serve: ServeProcess,
     ended_by: Option<&'static str>,
+    /// The processes this role had before a restart.
+    earlier: Vec<RoleEnd>,
+}
+
+/// The ids every process of one scenario run gets.
+#[derive(Debug, Clone, Copy)]
+struct RunIds {
+    host_pid: u32,
+    feature_id: u32,
+}
+
+impl Role {
+    fn spawn(name: &str, platform: &Platform, ids: RunIds) -> Result<Role, String> {
+        let label = format!("{}:{name}", platform.name);
+        let command = command(platform, ids.host_pid, ids.feature_id);
+        let serve = ServeProcess::spawn(&label, command).map_err(|e| {
+            format!(
+                "cannot start the {} serve {}: {e}",
+                platform.name,
+                platform.executable.display()
+            )
+        })?;
+        Ok(Role {
+            name: name.to_owned(),
+            platform: platform.clone(),
+            serve,
+            ended_by: None,
+            earlier: Vec::new(),
+        })
+    }
+
+    /// Reaps the process (teardown unless a step already ended it) and says how it ended.
+    fn end(&mut self) -> RoleEnd {
+        let (status, killed) = match self.ended_by {
+            Some(_) => (self.serve.wait_exit(Duration::ZERO), false),
+            None => {
+                let (status, killed) = self.serve.teardown();
+                (Some(status), killed)
+            }
+        };
+        let status = status.or_else(|| Some(self.serve.kill()));
+        RoleEnd {
+            role: self.name.clone(),
+            platform: self.platform.name.clone(),
+            status,
+            killed_at_teardown: killed,
+            ended_by: self.ended_by,
+            stderr: self.serve.stderr(),
+        }
+    }
 }
 
 /// The command that starts `platform`'s serve for one scenario run.
@@ -110,11 +173,15 @@ pub fn run(
 ) -> ScenarioRun {
     let started = Instant::now();
     let host_pid = crate::run_id::next_host_pid();
+    let ids = RunIds {
+        host_pid,
+        feature_id,
+    };
     let mut roles: Vec<Role> = Vec::new();
-    let mut outcome = start(assignment, host_pid, feature_id, options, &mut roles);
+    let mut outcome = start(assignment, ids, options, &mut roles);
     if outcome.is_ok() {
         for step in steps {
-            if let Err(e) = execute(&mut roles, step, options) {
+            if let Err(e) = execute(&mut roles, step, ids, options) {
                 outcome = Err(e);
                 break;
             }
@@ -122,22 +189,8 @@ pub fn run(
     }
     let mut ends = Vec::new();
     for role in &mut roles {
-        let (status, killed) = match role.ended_by {
-            Some(_) => (role.serve.wait_exit(Duration::ZERO), false),
-            None => {
-                let (status, killed) = role.serve.teardown();
-                (Some(status), killed)
-            }
-        };
-        let status = status.or_else(|| Some(role.serve.kill()));
-        ends.push(RoleEnd {
-            role: role.name.clone(),
-            platform: role.platform.clone(),
-            status,
-            killed_at_teardown: killed,
-            ended_by: role.ended_by,
-            stderr: role.serve.stderr(),
-        });
+        ends.append(&mut role.earlier);
+        ends.push(role.end());
     }
     drop(roles);
     let suffix = format!("_{host_pid}_{feature_id}");
@@ -159,49 +212,54 @@ pub fn run(
 
 fn start(
     assignment: &[(String, Platform)],
-    host_pid: u32,
-    feature_id: u32,
+    ids: RunIds,
     options: &RunOptions,
     roles: &mut Vec<Role>,
 ) -> Result<(), String> {
-    for (role, platform) in assignment {
-        let label = format!("{}:{role}", platform.name);
-        let serve =
-            ServeProcess::spawn(&label, command(platform, host_pid, feature_id)).map_err(|e| {
-                format!(
-                    "cannot start the {} serve {}: {e}",
-                    platform.name,
-                    platform.executable.display()
-                )
-            })?;
-        roles.push(Role {
-            name: role.clone(),
-            platform: platform.name.clone(),
-            serve,
-            ended_by: None,
-        });
-        let index = roles.len() - 1;
-        let health = call(&mut roles[index], "health", json!([]), options)?;
-        if health.get("result") != Some(&json!(true)) {
-            return Err(format!("Process {role} health check failed: {health}"));
-        }
-        let init = json!([{
-            "Role": role, "Platform": platform.name, "Scenario": "test",
-            "HostPid": host_pid, "FeatureId": feature_id,
-            "TestRunId": format!("{host_pid}_{feature_id}"),
-        }]);
-        let reply = call(&mut roles[index], "initialize", init, options)?;
-        if reply.get("result").is_none() {
-            return Err(format!(
-                "Failed to initialize servo process '{role}': {}",
-                reply.get("error").unwrap_or(&Value::Null)
-            ));
-        }
-        if !options.init_delay.is_zero() {
-            thread::sleep(options.init_delay);
-        }
+    for (name, platform) in assignment {
+        roles.push(Role::spawn(name, platform, ids)?);
+        let last = roles.len() - 1;
+        handshake(&mut roles[last], ids, options)?;
     }
     Ok(())
+}
+
+/// `health` + `initialize`, then the configured delay.
+fn handshake(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), String> {
+    let health = call(role, "health", json!([]), options)?;
+    if health.get("result") != Some(&json!(true)) {
+        return Err(format!(
+            "Process {} health check failed: {health}",
+            role.name
+        ));
+    }
+    let init = json!([{
+        "Role": role.name, "Platform": role.platform.name, "Scenario": "test",
+        "HostPid": ids.host_pid, "FeatureId": ids.feature_id,
+        "TestRunId": format!("{}_{}", ids.host_pid, ids.feature_id),
+    }]);
+    let reply = call(role, "initialize", init, options)?;
+    if reply.get("result").is_none() {
+        return Err(format!(
+            "Failed to initialize servo process '{}': {}",
+            role.name,
+            reply.get("error").unwrap_or(&Value::Null)
+        ));
+    }
+    if !options.init_delay.is_zero() {
+        thread::sleep(options.init_delay);
+    }
+    Ok(())
+}
+
+/// Replaces a role the scenario killed or crashed with a fresh process (module docs).
+fn restart(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), String> {
+    let fresh = Role::spawn(&role.name, &role.platform, ids)?;
+    let mut old = std::mem::replace(role, fresh);
+    role.earlier = std::mem::take(&mut old.earlier);
+    role.earlier.push(old.end());
+    tracing::info!("restarted {} as pid {}", role.serve.label, role.serve.pid());
+    handshake(role, ids, options)
 }
 
 /// Describes a call that got no response, killing the process if it is stuck.
@@ -289,7 +347,12 @@ fn lookup(result: &Value, name: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn execute(roles: &mut [Role], step: &RoutedStep, options: &RunOptions) -> Result<(), String> {
+fn execute(
+    roles: &mut [Role],
+    step: &RoutedStep,
+    ids: RunIds,
+    options: &RunOptions,
+) -> Result<(), String> {
     match special(step) {
         Some(Special::Wait(seconds)) => {
             thread::sleep(Duration::from_secs_f64(seconds));
@@ -327,6 +390,10 @@ fn execute(roles: &mut [Role], step: &RoutedStep, options: &RunOptions) -> Resul
                 .iter()
                 .position(|r| &r.name == process)
                 .ok_or_else(|| format!("no process '{process}'"))?;
+            let role = &mut roles[index];
+            if options.restart_ended && matches!(role.ended_by, Some("killed" | "crashed")) {
+                restart(role, ids, options)?;
+            }
             vec![(index, false)]
         }
         None => (0..roles.len()).map(|i| (i, true)).collect(),
@@ -366,12 +433,12 @@ fn execute(roles: &mut [Role], step: &RoutedStep, options: &RunOptions) -> Resul
             continue;
         };
         if let Some(check) = options.check_response {
-            check(&role.platform, result).map_err(|e| format!("{}: {e}", role.name))?;
+            check(&role.platform.name, result).map_err(|e| format!("{}: {e}", role.name))?;
         }
         for log in lookup(result, "logs").as_array().into_iter().flatten() {
             tracing::debug!(
                 "[{}:{}] [{}] {}",
-                role.platform,
+                role.platform.name,
                 role.name,
                 lookup(log, "level"),
                 lookup(log, "message").as_str().unwrap_or_default()
@@ -382,7 +449,7 @@ fn execute(roles: &mut [Role], step: &RoutedStep, options: &RunOptions) -> Resul
             errors.push(format!(
                 "{} [{}] {:?}: {}",
                 role.name,
-                role.platform,
+                role.platform.name,
                 step.text,
                 error
                     .as_str()

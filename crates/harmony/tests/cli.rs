@@ -53,3 +53,23 @@ fn unknown_platform_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!out.stderr.is_empty());
 }
+
+#[test]
+fn a_named_expected_failures_file_must_exist() {
+    let out = harmony()
+        .args(["rust", "--filter", "1.1"])
+        .args(["--expected-failures", "conformance/no-such-file.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no-such-file.toml"), "{stderr}");
+    assert!(out.stdout.is_empty(), "nothing runs");
+}
+
+#[test]
+fn zero_jobs_is_a_usage_error() {
+    let out = harmony().args(["rust", "-j", "0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-j"));
+}

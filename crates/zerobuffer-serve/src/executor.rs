@@ -311,6 +311,13 @@ async fn execute(
     call: &StepCall,
     step_timeout: Duration,
 ) -> Result<(), String> {
+    // This serve is the role the call names: a step whose text names no process (an
+    // inherited one, e.g. "a new 'reader' process ...") acts as that role in a World that
+    // has seen no step naming one, as after the orchestrator restarted a crashed role. Later,
+    // the last process a step named stays current, exactly as in the local runner.
+    if let Some(process) = call.process.as_deref().filter(|p| !p.is_empty()) {
+        world.default_process(process);
+    }
     for text in candidate_texts(call) {
         for kind in candidate_kinds(call.kind) {
             let ty = gherkin_type(kind);

@@ -67,6 +67,7 @@ fn test_2_1_writer_crash_detection_sigkill() {
 fn test_2_1_writer_crash_detection_killed_by_teardown() {
     let options = RunOptions {
         kill_mode: KillMode::Teardown,
+        ..RunOptions::default()
     };
     run("02-ProcessLifecycle.feature", "2.1", options);
 }
@@ -76,6 +77,7 @@ fn test_2_1_writer_crash_detection_killed_by_teardown() {
 fn test_2_1_writer_crash_detection_real_crash() {
     let options = RunOptions {
         kill_mode: KillMode::Crash,
+        ..RunOptions::default()
     };
     run("02-ProcessLifecycle.feature", "2.1", options);
 }
@@ -83,6 +85,29 @@ fn test_2_1_writer_crash_detection_real_crash() {
 #[test]
 fn test_2_2_reader_crash_detection() {
     run("02-ProcessLifecycle.feature", "2.2", RunOptions::default());
+}
+
+/// The reader really crashes (it aborts, leaving its segment, semaphores and lock file); the
+/// steps routed to 'reader' afterwards go to a fresh reader serve, which replaces the dead
+/// reader's buffer while the writer is still attached to the old one.
+#[test]
+fn test_2_3_reader_replacement_after_crash() {
+    run("02-ProcessLifecycle.feature", "2.3", RunOptions::default());
+}
+
+/// Without the restart (upstream Harmony), the step after the crash goes to the dead reader.
+#[test]
+fn test_2_3_fails_when_the_crashed_reader_is_not_restarted() {
+    let plan = driver::plan(&features_dir().join("02-ProcessLifecycle.feature"), "2.3");
+    let options = RunOptions {
+        restart_ended: false,
+        ..RunOptions::default()
+    };
+    let error = driver::run(&plan, &rust_pair(), &options).unwrap_err();
+    assert!(
+        error.contains("reader: the process is gone (crashed)"),
+        "{error}"
+    );
 }
 
 #[test]

@@ -70,12 +70,16 @@ pub fn features_dir() -> PathBuf {
 pub struct RunOptions {
     /// What "the 'x' process is killed" does.
     pub kill_mode: KillMode,
+    /// A step routed to a killed or crashed role goes to a fresh process (harmony's
+    /// extension); `false` is upstream Harmony's behaviour.
+    pub restart_ended: bool,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             kill_mode: KillMode::Sigkill,
+            restart_ended: true,
         }
     }
 }
@@ -105,6 +109,7 @@ pub fn run(
     let run_options = scenario::RunOptions {
         step_timeout: std::time::Duration::from_secs(60),
         kill_mode: options.kill_mode,
+        restart_ended: options.restart_ended,
         remove_leftovers: false,
         check_response: Some(strict_for_rust),
         ..scenario::RunOptions::default()
