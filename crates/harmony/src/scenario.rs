@@ -84,8 +84,8 @@ pub struct RoleEnd {
 #[derive(Debug, Clone)]
 pub struct ScenarioRun {
     pub outcome: Result<(), String>,
-    /// Every process the run started, in the order they ended (a restarted role has more
-    /// than one).
+    /// Every process the run started, role by role (a restarted role has one entry per
+    /// process, earliest first).
     pub roles: Vec<RoleEnd>,
     pub host_pid: u32,
     pub feature_id: u32,
