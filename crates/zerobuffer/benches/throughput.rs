@@ -35,7 +35,6 @@ use std::env;
 use std::error::Error;
 use std::hint::black_box;
 use std::io::{self, BufRead, Write};
-use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -497,15 +496,13 @@ fn bench_size(size: &SizeCase, options: &Options) -> BoxResult<Vec<Row>> {
 }
 
 fn report_leftovers(name: &str) {
-    let left: Vec<String> = [
-        format!("/dev/shm/{name}"),
-        format!("/dev/shm/sem.sem-w-{name}"),
-        format!("/dev/shm/sem.sem-r-{name}"),
-        format!("/tmp/zerobuffer/{name}.lock"),
-    ]
-    .into_iter()
-    .filter(|p| Path::new(p).exists())
-    .collect();
+    let left = match zerobuffer::ObjectPaths::new(name) {
+        Ok(paths) => paths.existing(),
+        Err(e) => {
+            eprintln!("warning: {e}");
+            return;
+        }
+    };
     if !left.is_empty() {
         eprintln!("warning: left behind: {left:?}");
     }

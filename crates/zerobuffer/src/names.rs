@@ -1,6 +1,6 @@
 //! Buffer names and the OS object names derived from them (protocol.md §0, §1.1, §4.1, §5.1).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
 
@@ -62,6 +62,58 @@ impl ObjectNames {
     }
 }
 
+/// Where the four OS objects of a buffer live on Linux: the segment and both named semaphores
+/// under `/dev/shm`, the lock file under [`LOCK_DIR`]. For inspection, cleanup reports and
+/// "nothing left behind" checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectPaths {
+    pub segment: PathBuf,
+    /// "data available" semaphore (`sem-w-NAME`).
+    pub sem_write: PathBuf,
+    /// "space available" semaphore (`sem-r-NAME`).
+    pub sem_read: PathBuf,
+    pub lock_file: PathBuf,
+}
+
+impl ObjectPaths {
+    /// The paths of buffer `name`; an invalid name is `Error::InvalidName`.
+    pub fn new(name: &str) -> Result<Self> {
+        Ok(ObjectNames::new(name)?.paths())
+    }
+
+    /// All four, segment first.
+    pub fn all(&self) -> [&Path; 4] {
+        [
+            &self.segment,
+            &self.sem_write,
+            &self.sem_read,
+            &self.lock_file,
+        ]
+    }
+
+    /// Those that exist now.
+    pub fn existing(&self) -> Vec<PathBuf> {
+        self.all()
+            .into_iter()
+            .filter(|p| p.exists())
+            .map(Path::to_path_buf)
+            .collect()
+    }
+}
+
+impl ObjectNames {
+    /// glibc keeps `shm_open("/X")` at `/dev/shm/X` and `sem_open("/X")` at `/dev/shm/sem.X`.
+    pub fn paths(&self) -> ObjectPaths {
+        let shm_dir = Path::new("/dev/shm");
+        ObjectPaths {
+            segment: shm_dir.join(&self.shm[1..]),
+            sem_write: shm_dir.join(format!("sem.{}", &self.sem_write[1..])),
+            sem_read: shm_dir.join(format!("sem.{}", &self.sem_read[1..])),
+            lock_file: self.lock_file.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +143,16 @@ mod tests {
         assert_eq!(n.sem_write, "/sem-w-buf");
         assert_eq!(n.sem_read, "/sem-r-buf");
         assert_eq!(n.lock_file, PathBuf::from("/tmp/zerobuffer/buf.lock"));
+        let p = ObjectPaths::new("buf").unwrap();
+        assert_eq!(
+            p.all(),
+            [
+                Path::new("/dev/shm/buf"),
+                Path::new("/dev/shm/sem.sem-w-buf"),
+                Path::new("/dev/shm/sem.sem-r-buf"),
+                Path::new("/tmp/zerobuffer/buf.lock"),
+            ]
+        );
+        assert!(ObjectPaths::new("a/b").is_err());
     }
 }

@@ -125,7 +125,7 @@ fn remove_unowned(names: &ObjectNames, have_lock: bool) -> Result<CleanOutcome> 
     let mut removed = Vec::new();
     match SharedMemory::open(&names.shm) {
         Ok(shm) => {
-            if shm.len() < OIEB_SIZE || !looks_like_segment(&shm_path(names)) {
+            if shm.len() < OIEB_SIZE || !looks_like_segment(&names.paths().segment) {
                 return Ok(CleanOutcome::Foreign);
             }
             let oieb = Oieb::new(&shm);
@@ -139,16 +139,20 @@ fn remove_unowned(names: &ObjectNames, have_lock: bool) -> Result<CleanOutcome> 
                 return Ok(CleanOutcome::InUse);
             }
             if SharedMemory::unlink(&names.shm).is_ok() {
-                removed.push(format!("/dev/shm/{}", names.buffer));
+                removed.push(names.paths().segment.display().to_string());
             }
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {}
         Err(e) if e.kind() == io::ErrorKind::InvalidData => return Ok(CleanOutcome::Foreign),
         Err(e) => return Err(Error::os(format!("open {}", names.shm), e)),
     }
-    for sem in [&names.sem_write, &names.sem_read] {
+    let paths = names.paths();
+    for (sem, path) in [
+        (&names.sem_write, &paths.sem_write),
+        (&names.sem_read, &paths.sem_read),
+    ] {
         if NamedSemaphore::unlink(sem).is_ok() {
-            removed.push(format!("/dev/shm/sem.{}", &sem[1..]));
+            removed.push(path.display().to_string());
         }
     }
     if have_lock {
@@ -159,8 +163,4 @@ fn remove_unowned(names: &ObjectNames, have_lock: bool) -> Result<CleanOutcome> 
     } else {
         CleanOutcome::Removed(removed)
     })
-}
-
-fn shm_path(names: &ObjectNames) -> std::path::PathBuf {
-    Path::new("/dev/shm").join(&names.buffer)
 }

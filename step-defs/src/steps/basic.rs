@@ -348,7 +348,7 @@ pub(crate) fn read_next(state: &mut ProcessState, timeout: Duration) -> Result<R
     Ok(received)
 }
 
-fn last_frame(state: &ProcessState) -> Result<&ReceivedFrame> {
+pub(crate) fn last_frame(state: &ProcessState) -> Result<&ReceivedFrame> {
     state
         .last_frame
         .as_ref()

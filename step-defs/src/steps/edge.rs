@@ -20,7 +20,9 @@ use zerobuffer::testdata::{first_frame_data_mismatch, frame_data, simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{Error, OiebSnapshot, Reader, Writer};
 
-use super::basic::{read_next, spawn_seeded_stream, write, write_with_timeout, DEFAULT_CONFIG};
+use super::basic::{
+    last_frame, read_next, spawn_seeded_stream, write, write_with_timeout, DEFAULT_CONFIG,
+};
 use super::num;
 use crate::jobs::StopFlag;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
@@ -960,10 +962,7 @@ fn reads_frame(world: &mut ZbWorld, process: String) -> Result<()> {
 fn frame_has_size(world: &mut ZbWorld, size: String) -> Result<()> {
     let size: usize = num(&size)?;
     let state = world.current()?;
-    let frame = state
-        .last_frame
-        .as_ref()
-        .ok_or_else(|| anyhow!("the '{}' process has not read a frame", state.name))?;
+    let frame = last_frame(state)?;
     ensure!(
         frame.data.len() == size,
         "the frame has {} bytes, expected {size}",

@@ -14,7 +14,7 @@ use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, simple_data};
-use zerobuffer::{BufferConfig, Error, Reader};
+use zerobuffer::{BufferConfig, Error, ObjectPaths, Reader};
 
 use super::basic::{connect_writer, write_with_timeout};
 use super::num;
@@ -136,18 +136,6 @@ enum LockState {
     Held,
 }
 
-fn segment_path(name: &str) -> PathBuf {
-    Path::new("/dev/shm").join(name)
-}
-
-fn semaphore_paths(name: &str) -> [PathBuf; 2] {
-    ["w", "r"].map(|kind| Path::new("/dev/shm").join(format!("sem.sem-{kind}-{name}")))
-}
-
-fn lock_path(name: &str) -> PathBuf {
-    Path::new(zerobuffer::LOCK_DIR).join(format!("{name}.lock"))
-}
-
 /// The inode of `path`, `None` if it does not exist.
 fn inode(path: &Path) -> Result<Option<u64>> {
     match fs::metadata(path) {
@@ -174,12 +162,13 @@ fn lock_state(path: &Path) -> Result<LockState> {
 
 impl Leftovers {
     fn find(name: &str) -> Result<Leftovers> {
-        let segment = match inode(&segment_path(name))? {
+        let paths = ObjectPaths::new(name)?;
+        let segment = match inode(&paths.segment)? {
             Some(ino) => Some((ino, zerobuffer::inspect(name)?.oieb.reader_pid)),
             None => None,
         };
         let mut semaphores = Vec::new();
-        for path in semaphore_paths(name) {
+        for path in [paths.sem_write, paths.sem_read] {
             if let Some(ino) = inode(&path)? {
                 semaphores.push((path, ino));
             }
@@ -187,7 +176,7 @@ impl Leftovers {
         Ok(Leftovers {
             segment,
             semaphores,
-            lock: lock_state(&lock_path(name))?,
+            lock: lock_state(&paths.lock_file)?,
         })
     }
 }

@@ -15,7 +15,7 @@ use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple
 use zerobuffer::testing::NamedSemaphore;
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{
-    current_pid, is_process_alive, BufferConfig, OiebSnapshot, Reader, BLOCK_ALIGNMENT, LOCK_DIR,
+    current_pid, is_process_alive, BufferConfig, ObjectPaths, OiebSnapshot, Reader, BLOCK_ALIGNMENT,
 };
 
 use super::basic::DEFAULT_CONFIG;
@@ -341,7 +341,10 @@ fn verify_after_each_read(world: &mut ZbWorld, step: &Step, process: String) -> 
 const VARIOUS_SIZES: [usize; 8] = [1, 7, 63, 64, 65, 100, 1000, 333];
 
 fn segment_path(state: &ProcessState) -> Result<String> {
-    Ok(format!("/dev/shm/{}", state.buffer()?))
+    Ok(ObjectPaths::new(state.buffer()?)?
+        .segment
+        .display()
+        .to_string())
 }
 
 #[then(regex = r"^the '([^']*)' process should verify OIEB starts at 64-byte aligned address$")]
@@ -505,7 +508,10 @@ fn access_respects_alignment(world: &mut ZbWorld, process: String) -> Result<()>
 // ---- 12.3 Lock file ------------------------------------------------------------------------------
 
 fn lock_path(state: &ProcessState) -> Result<String> {
-    Ok(format!("{LOCK_DIR}/{}.lock", state.buffer()?))
+    Ok(ObjectPaths::new(state.buffer()?)?
+        .lock_file
+        .display()
+        .to_string())
 }
 
 /// Tries an exclusive `flock` on the lock file from a descriptor of our own. `Ok(true)` if it

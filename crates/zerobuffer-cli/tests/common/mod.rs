@@ -34,12 +34,12 @@ pub fn leftovers(name: &str) -> Vec<String> {
 }
 
 pub fn all_objects(name: &str) -> Vec<String> {
-    vec![
-        format!("/dev/shm/{name}"),
-        format!("/dev/shm/sem.sem-w-{name}"),
-        format!("/dev/shm/sem.sem-r-{name}"),
-        format!("/tmp/zerobuffer/{name}.lock"),
-    ]
+    zerobuffer::ObjectPaths::new(name)
+        .expect("valid test name")
+        .all()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 /// Asserts that nothing of buffer `name` is left on the machine.

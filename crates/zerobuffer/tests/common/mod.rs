@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A buffer name unique to this test process and call.
@@ -13,15 +12,12 @@ pub fn unique_name(tag: &str) -> String {
 
 /// Every OS object a buffer named `name` can leave behind.
 pub fn leftovers(name: &str) -> Vec<String> {
-    [
-        format!("/dev/shm/{name}"),
-        format!("/dev/shm/sem.sem-w-{name}"),
-        format!("/dev/shm/sem.sem-r-{name}"),
-        format!("/tmp/zerobuffer/{name}.lock"),
-    ]
-    .into_iter()
-    .filter(|p| Path::new(p).exists())
-    .collect()
+    zerobuffer::ObjectPaths::new(name)
+        .expect("valid test name")
+        .existing()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
 }
 
 /// Asserts that nothing of buffer `name` is left on the machine.
