@@ -496,13 +496,7 @@ fn bench_size(size: &SizeCase, options: &Options) -> BoxResult<Vec<Row>> {
 }
 
 fn report_leftovers(name: &str) {
-    let left = match zerobuffer::ObjectPaths::new(name) {
-        Ok(paths) => paths.existing(),
-        Err(e) => {
-            eprintln!("warning: {e}");
-            return;
-        }
-    };
+    let left = zerobuffer::ObjectPaths::new(name).existing();
     if !left.is_empty() {
         eprintln!("warning: left behind: {left:?}");
     }

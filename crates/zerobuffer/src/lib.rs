@@ -59,7 +59,7 @@ pub use duplex::{DuplexClient, DuplexServer, ProcessingMode};
 pub use error::{Error, Result};
 pub use frame::Frame;
 pub use inspect::{inspect, BufferInfo};
-pub use names::{validate_name, ObjectPaths, LOCK_DIR, MAX_NAME_LEN};
+pub use names::{validate_name, ObjectPaths, CSHARP_LOCK_DIR, LOCK_DIR, MAX_NAME_LEN};
 pub use oieb::OiebSnapshot;
 pub use process::{current_pid, is_process_alive};
 pub use reader::Reader;

@@ -76,9 +76,16 @@ pub struct ObjectPaths {
 }
 
 impl ObjectPaths {
-    /// The paths of buffer `name`; an invalid name is `Error::InvalidName`.
-    pub fn new(name: &str) -> Result<Self> {
-        Ok(ObjectNames::new(name)?.paths())
+    /// Where the objects of buffer `name` are or would be. The name is not validated, so a
+    /// caller can also check that an attempt with an invalid name left nothing behind.
+    pub fn new(name: &str) -> Self {
+        let shm_dir = Path::new("/dev/shm");
+        ObjectPaths {
+            segment: shm_dir.join(name),
+            sem_write: shm_dir.join(format!("sem.sem-w-{name}")),
+            sem_read: shm_dir.join(format!("sem.sem-r-{name}")),
+            lock_file: Path::new(LOCK_DIR).join(format!("{name}.lock")),
+        }
     }
 
     /// All four, segment first.
@@ -104,13 +111,7 @@ impl ObjectPaths {
 impl ObjectNames {
     /// glibc keeps `shm_open("/X")` at `/dev/shm/X` and `sem_open("/X")` at `/dev/shm/sem.X`.
     pub fn paths(&self) -> ObjectPaths {
-        let shm_dir = Path::new("/dev/shm");
-        ObjectPaths {
-            segment: shm_dir.join(&self.shm[1..]),
-            sem_write: shm_dir.join(format!("sem.{}", &self.sem_write[1..])),
-            sem_read: shm_dir.join(format!("sem.{}", &self.sem_read[1..])),
-            lock_file: self.lock_file.clone(),
-        }
+        ObjectPaths::new(&self.buffer)
     }
 }
 
@@ -143,7 +144,7 @@ mod tests {
         assert_eq!(n.sem_write, "/sem-w-buf");
         assert_eq!(n.sem_read, "/sem-r-buf");
         assert_eq!(n.lock_file, PathBuf::from("/tmp/zerobuffer/buf.lock"));
-        let p = ObjectPaths::new("buf").unwrap();
+        let p = n.paths();
         assert_eq!(
             p.all(),
             [
@@ -153,6 +154,5 @@ mod tests {
                 Path::new("/tmp/zerobuffer/buf.lock"),
             ]
         );
-        assert!(ObjectPaths::new("a/b").is_err());
     }
 }

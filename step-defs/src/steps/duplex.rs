@@ -9,7 +9,6 @@
 //! 8-byte timestamp for "sends request with size"), echo / delay / XOR / doubling handlers.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -337,18 +336,8 @@ fn timestamped_request(size: usize) -> Result<Vec<u8>> {
     Ok(data)
 }
 
-/// The shared-memory objects of buffer `name` (README "Names").
-fn buffer_objects(name: &str) -> [PathBuf; 4] {
-    [
-        PathBuf::from(format!("/dev/shm/{name}")),
-        PathBuf::from(format!("/dev/shm/sem.sem-w-{name}")),
-        PathBuf::from(format!("/dev/shm/sem.sem-r-{name}")),
-        PathBuf::from(format!("{}/{name}.lock", zerobuffer::LOCK_DIR)),
-    ]
-}
-
 fn ensure_removed(name: &str) -> Result<()> {
-    let left: Vec<_> = buffer_objects(name)
+    let left: Vec<_> = super::resources::object_paths(name)
         .into_iter()
         .filter(|p| p.exists())
         .map(|p| p.display().to_string())

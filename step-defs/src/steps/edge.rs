@@ -1308,7 +1308,7 @@ fn error_says_no_shared_memory(world: &mut ZbWorld) -> Result<()> {
         "expected the error to name the missing shared memory, got: {err}"
     );
     // And the attempt created none.
-    let segment = std::path::Path::new("/dev/shm").join(state.buffer()?);
+    let segment = zerobuffer::ObjectPaths::new(state.buffer()?).segment;
     ensure!(
         !segment.exists(),
         "{} exists after the failed connection",

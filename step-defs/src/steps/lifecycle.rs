@@ -162,7 +162,7 @@ fn lock_state(path: &Path) -> Result<LockState> {
 
 impl Leftovers {
     fn find(name: &str) -> Result<Leftovers> {
-        let paths = ObjectPaths::new(name)?;
+        let paths = ObjectPaths::new(name);
         let segment = match inode(&paths.segment)? {
             Some(ino) => Some((ino, zerobuffer::inspect(name)?.oieb.reader_pid)),
             None => None,

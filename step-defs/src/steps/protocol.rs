@@ -341,7 +341,7 @@ fn verify_after_each_read(world: &mut ZbWorld, step: &Step, process: String) -> 
 const VARIOUS_SIZES: [usize; 8] = [1, 7, 63, 64, 65, 100, 1000, 333];
 
 fn segment_path(state: &ProcessState) -> Result<String> {
-    Ok(ObjectPaths::new(state.buffer()?)?
+    Ok(ObjectPaths::new(state.buffer()?)
         .segment
         .display()
         .to_string())
@@ -508,7 +508,7 @@ fn access_respects_alignment(world: &mut ZbWorld, process: String) -> Result<()>
 // ---- 12.3 Lock file ------------------------------------------------------------------------------
 
 fn lock_path(state: &ProcessState) -> Result<String> {
-    Ok(ObjectPaths::new(state.buffer()?)?
+    Ok(ObjectPaths::new(state.buffer()?)
         .lock_file
         .display()
         .to_string())

@@ -77,12 +77,9 @@ fn current_kept<T: Default + Send + 'static>(
 
 /// The four objects of buffer `name` (protocol.md §0): segment, sem-w, sem-r, lock file.
 pub(crate) fn object_paths(name: &str) -> [PathBuf; 4] {
-    [
-        PathBuf::from(format!("/dev/shm/{name}")),
-        PathBuf::from(format!("/dev/shm/sem.sem-w-{name}")),
-        PathBuf::from(format!("/dev/shm/sem.sem-r-{name}")),
-        PathBuf::from(zerobuffer::LOCK_DIR).join(format!("{name}.lock")),
-    ]
+    zerobuffer::ObjectPaths::new(name)
+        .all()
+        .map(std::path::Path::to_path_buf)
 }
 
 /// Those of the four objects that exist.

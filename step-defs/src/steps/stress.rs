@@ -17,7 +17,7 @@ use rustix::time::{clock_gettime, ClockId};
 use zerobuffer::layout::oieb as off;
 use zerobuffer::testdata::{fill_frame_data, frame_data};
 use zerobuffer::testing::RawBuffer;
-use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer, LOCK_DIR};
+use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer, CSHARP_LOCK_DIR};
 
 use super::basic::DEFAULT_CONFIG;
 use super::num;
@@ -43,13 +43,13 @@ pub(super) fn subject(world: &mut ZbWorld) -> Result<&mut ProcessState> {
 
 /// Every path a buffer called `name` may occupy (ours, and the C# lock directory).
 pub(super) fn object_paths(name: &str) -> Vec<String> {
-    vec![
-        format!("/dev/shm/{name}"),
-        format!("/dev/shm/sem.sem-w-{name}"),
-        format!("/dev/shm/sem.sem-r-{name}"),
-        format!("{LOCK_DIR}/{name}.lock"),
-        format!("{LOCK_DIR}/locks/{name}.lock"),
-    ]
+    let csharp_lock = format!("{CSHARP_LOCK_DIR}/{name}.lock");
+    zerobuffer::ObjectPaths::new(name)
+        .all()
+        .iter()
+        .map(|p| p.display().to_string())
+        .chain([csharp_lock])
+        .collect()
 }
 
 /// The objects of buffer `name` that still exist.
