@@ -12,10 +12,10 @@ cd "$root" || exit 2
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 
-cargo test --workspace --all-targets "$@" 2>&1 | tee "$log"
+cargo test --workspace --all-targets --no-fail-fast "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # Doc tests are not part of --all-targets.
-cargo test --workspace --doc "$@" 2>&1 | tee -a "$log"
+cargo test --workspace --doc --no-fail-fast "$@" 2>&1 | tee -a "$log"
 doc_status=${PIPESTATUS[0]}
 
 read -r passed failed < <(

@@ -88,6 +88,10 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
         }
     };
+    if let Err(message) = plan::startable(&plan) {
+        eprintln!("harmony: {message}");
+        return Ok(ExitCode::from(2));
+    }
     let options = RunOptions {
         step_timeout: Duration::from_millis(
             args.step_timeout_ms.unwrap_or(config.default_timeout_ms),

@@ -3,8 +3,11 @@
 //!
 //! Relative executables and working directories are resolved against the config file's
 //! directory (upstream resolves them against the orchestrator's cwd), so the runner works
-//! from any directory. A platform whose executable is empty (and not overridden) or missing
-//! is "not available"; asking for it is an error that names the variable to set.
+//! from any directory. A platform whose executable is empty (and not overridden) is "not
+//! configured"; asking for it is an error that names the variable to set. Whether a
+//! configured serve can be started (its program and working directory exist) is checked
+//! only when a run is about to start it ([`Platform::startable`]), so listing scenarios or a
+//! usage error never fails for want of a built serve.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -25,7 +28,7 @@ pub struct Platform {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// By name (it sets the order of `all`).
+    /// By name (it sets the order of `all`); `Err` says why a platform is not configured.
     pub platforms: Vec<(String, Result<Platform, String>)>,
     pub features_path: PathBuf,
     pub default_timeout_ms: u64,
@@ -107,34 +110,40 @@ fn resolve(base: &Path, path: &str) -> PathBuf {
     }
 }
 
-/// Checks that a command can be started: its program exists as a file (the upstream check),
-/// looked up on `PATH` only when the name has no `/` (an override like `dotnet x.dll`).
-fn available(platform: Platform) -> Result<Platform, String> {
-    let exe = &platform.executable;
-    let found = if exe.components().count() == 1 && !exe.is_absolute() {
-        std::env::var_os("PATH")
-            .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(exe).is_file()))
-    } else {
-        exe.is_file()
-    };
-    if !found {
-        return Err(format!(
-            "the serve of platform '{}' ({}) does not exist: {}",
-            platform.name,
-            platform.source,
-            exe.display()
-        ));
-    }
-    if let Some(dir) = &platform.working_directory {
-        if !dir.is_dir() {
+impl Platform {
+    /// Checks that the command can be started: its program exists as a file (the upstream
+    /// check), looked up on `PATH` only when the name has no `/` (an override like
+    /// `dotnet x.dll`), and its working directory exists. The error names the variable that
+    /// overrides the command.
+    pub fn startable(&self) -> Result<(), String> {
+        let exe = &self.executable;
+        let found = if exe.components().count() == 1 && !exe.is_absolute() {
+            std::env::var_os("PATH").is_some_and(|paths| {
+                std::env::split_paths(&paths).any(|dir| dir.join(exe).is_file())
+            })
+        } else {
+            exe.is_file()
+        };
+        let variable = override_variable(&self.name);
+        if !found {
             return Err(format!(
-                "the working directory of platform '{}' does not exist: {}",
-                platform.name,
-                dir.display()
+                "the serve of platform '{}' ({}) does not exist: {}; set {variable}",
+                self.name,
+                self.source,
+                exe.display()
             ));
         }
+        if let Some(dir) = &self.working_directory {
+            if !dir.is_dir() {
+                return Err(format!(
+                    "the working directory of platform '{}' does not exist: {}; set {variable}",
+                    self.name,
+                    dir.display()
+                ));
+            }
+        }
+        Ok(())
     }
-    Ok(platform)
 }
 
 impl Config {
@@ -211,8 +220,7 @@ impl Config {
                     environment,
                     source,
                 };
-                let checked = available(platform).map_err(|e| format!("{e}; set {variable}"));
-                platforms.push((name.clone(), checked));
+                platforms.push((name.clone(), Ok(platform)));
             }
         }
         if platforms.is_empty() {
@@ -232,7 +240,7 @@ impl Config {
         })
     }
 
-    /// The platform `name`, or why it cannot be used.
+    /// The configured platform `name`, or why it is not configured.
     pub fn platform(&self, name: &str) -> Result<&Platform, String> {
         match self.platforms.iter().find(|(n, _)| n == name) {
             Some((_, Ok(p))) => Ok(p),
@@ -248,12 +256,26 @@ impl Config {
         }
     }
 
-    /// The names of the platforms that can be started.
+    /// The names of the platforms that are configured and can be started now.
     pub fn available(&self) -> Vec<&str> {
         self.platforms
             .iter()
-            .filter(|(_, p)| p.is_ok())
+            .filter(|(_, p)| p.as_ref().is_ok_and(|p| p.startable().is_ok()))
             .map(|(n, _)| n.as_str())
+            .collect()
+    }
+
+    /// Why a platform is left out of `all`, for each one that is.
+    pub fn unavailable(&self) -> Vec<(&str, String)> {
+        self.platforms
+            .iter()
+            .filter_map(|(n, p)| {
+                let why = match p {
+                    Ok(p) => p.startable().err()?,
+                    Err(e) => e.clone(),
+                };
+                Some((n.as_str(), why))
+            })
             .collect()
     }
 }

@@ -31,8 +31,10 @@ impl Item {
     }
 }
 
-/// Combinations × scenarios. An unknown or unavailable platform named explicitly is an
-/// error (the message names the variable to set); `all` uses the available ones.
+/// Combinations × scenarios. An unknown or unconfigured platform named explicitly is an
+/// error (the message names the variable to set); `all` uses the available ones. Whether an
+/// explicitly named serve can be started is [`startable`]'s question, asked only before a
+/// run.
 pub fn plan(
     config: &Config,
     names: &[String],
@@ -43,10 +45,8 @@ pub fn plan(
     for name in names {
         if name == "all" {
             let available = config.available();
-            for (platform, why) in &config.platforms {
-                if let Err(why) = why {
-                    eprintln!("harmony: skipping platform '{platform}' in 'all': {why}");
-                }
+            for (platform, why) in config.unavailable() {
+                eprintln!("harmony: skipping platform '{platform}' in 'all': {why}");
             }
             combinations.extend(Combination::all(&available));
             continue;
@@ -78,4 +78,20 @@ pub fn plan(
         }
     }
     Ok(items)
+}
+
+/// Checks that every platform a runnable item needs can be started, before anything runs.
+pub fn startable(plan: &[Item]) -> Result<(), String> {
+    let mut checked = Vec::new();
+    for (_, platform) in plan
+        .iter()
+        .filter_map(|i| i.assignment.as_ref().ok())
+        .flatten()
+    {
+        if !checked.contains(&platform.name) {
+            platform.startable()?;
+            checked.push(platform.name.clone());
+        }
+    }
+    Ok(())
 }

@@ -1,7 +1,13 @@
 //! The `harmony` binary as users call it: listing, and a platform that is not available.
+//!
+//! None of these needs a built serve: each points the Rust platform at a path that does not
+//! exist, so a command that wrongly wants one fails here instead of passing on a machine
+//! where an earlier build happened to leave it.
 
 use std::path::PathBuf;
 use std::process::Command;
+
+const MISSING_SERVE: &str = "/nonexistent/zerobuffer-serve";
 
 fn harmony() -> Command {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -9,7 +15,8 @@ fn harmony() -> Command {
     command
         .current_dir(root)
         .env_remove("ZEROBUFFER_SERVE_CSHARP")
-        .env_remove("ZEROBUFFER_SERVE_CPP");
+        .env_remove("ZEROBUFFER_SERVE_CPP")
+        .env("ZEROBUFFER_SERVE_RUST", MISSING_SERVE);
     command
 }
 
@@ -72,4 +79,19 @@ fn zero_jobs_is_a_usage_error() {
     let out = harmony().args(["rust", "-j", "0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("-j"));
+}
+
+#[test]
+fn a_run_whose_serve_is_missing_exits_2_naming_the_variable() {
+    let out = harmony()
+        .args(["rust", "--filter", "1.1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(MISSING_SERVE) && stderr.contains("ZEROBUFFER_SERVE_RUST"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "nothing runs");
 }
