@@ -10,6 +10,7 @@ pub mod naming;
 pub mod pending;
 pub mod scale;
 mod steps;
+pub mod tables;
 pub mod world;
 
 pub use world::{ReceivedFrame, ZbWorld};

@@ -171,6 +171,10 @@ pub struct ZbWorld {
     /// The process named last: subject-less steps act on it, as Harmony routes them.
     current: Option<String>,
     pub names: BufferNames,
+    /// Set by a serve: a table step that arrives without its table was sent by an
+    /// orchestrator that drops tables (upstream Harmony), so it may use its built-in rows
+    /// (see [`crate::tables`]). Never set in-process.
+    pub tables_may_be_dropped: bool,
 }
 
 impl ZbWorld {
@@ -179,6 +183,7 @@ impl ZbWorld {
             processes: BTreeMap::new(),
             current: None,
             names: BufferNames::from_environment(),
+            tables_may_be_dropped: false,
         }
     }
 

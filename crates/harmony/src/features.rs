@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 
+use harmony_wire::StepParameters;
+
 use crate::routing::{self, RoutedStep};
 
 #[derive(Debug, Clone)]
@@ -50,7 +52,15 @@ pub fn load_file(path: &Path) -> Result<Vec<Scenario>> {
         .to_string_lossy()
         .into_owned();
     let section = |steps: &[gherkin::Step]| {
-        routing::route(steps.iter().map(|s| (s.keyword.as_str(), s.value.as_str())))
+        let mut routed =
+            routing::route(steps.iter().map(|s| (s.keyword.as_str(), s.value.as_str())));
+        for (routed, step) in routed.iter_mut().zip(steps) {
+            routed.parameters = StepParameters {
+                table: step.table.as_ref().map(|t| t.rows.clone()),
+                doc_string: step.docstring.clone(),
+            };
+        }
+        routed
     };
     let background = feature
         .background

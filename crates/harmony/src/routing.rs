@@ -1,10 +1,12 @@
 //! Step routing exactly as the upstream orchestrator does it (harmony.md §3.2–§3.4):
 //! the process is extracted from the start of the text, a step naming none inherits the last
 //! process named in its section (whatever its keyword), steps before any named process are
-//! broadcast, And/But/`*` take the previous step's type, and the full text is sent.
+//! broadcast, And/But/`*` take the previous step's type, and the full text is sent. Unlike
+//! upstream, the step's data table and doc string travel too (in `Parameters`).
 
 use std::sync::OnceLock;
 
+use harmony_wire::StepParameters;
 use regex::Regex;
 
 /// One step as the orchestrator sends it.
@@ -12,10 +14,13 @@ use regex::Regex;
 pub struct RoutedStep {
     /// 0 Given, 1 When, 2 Then.
     pub step_type: u8,
-    /// The text without keyword, trimmed; tables and doc strings are never sent.
+    /// The text without keyword, trimmed.
     pub text: String,
     /// The explicit or inherited process; `None` means broadcast.
     pub process: Option<String>,
+    /// The step's data table and doc string, sent in `Parameters` (upstream Harmony drops
+    /// them; see `harmony_wire::parameters`).
+    pub parameters: StepParameters,
 }
 
 /// Rules 1–6 of harmony.md §3.2, tried in order at the start of the text.
@@ -71,6 +76,7 @@ pub fn route<'a>(steps: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Rou
                 step_type,
                 text,
                 process,
+                parameters: StepParameters::default(),
             }
         })
         .collect()

@@ -409,7 +409,7 @@ fn execute(
         }
         let params = json!([{
             "Process": role.name, "StepType": step.step_type, "Step": step.text,
-            "Parameters": {}, "Context": {}, "IsBroadcast": broadcast,
+            "Parameters": step.parameters.to_json(), "Context": {}, "IsBroadcast": broadcast,
         }]);
         match role.serve.request("executeStep", params) {
             Ok(id) => sent.push((index, id)),

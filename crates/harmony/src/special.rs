@@ -54,6 +54,7 @@ mod tests {
             step_type,
             text: text.into(),
             process: None,
+            parameters: Default::default(),
         }
     }
 

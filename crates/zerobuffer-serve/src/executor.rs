@@ -15,6 +15,7 @@ use cucumber::gherkin;
 use cucumber::step::Collection;
 use cucumber::World as _;
 use futures::FutureExt as _;
+use harmony_wire::StepParameters;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::Level;
 use zerobuffer_steps::jobs::panic_text;
@@ -36,6 +37,8 @@ pub struct StepCall {
     pub process: Option<String>,
     pub kind: Option<StepKind>,
     pub text: String,
+    /// The data table and doc string the orchestrator sent with the step.
+    pub parameters: StepParameters,
 }
 
 /// How a step went.
@@ -199,6 +202,8 @@ fn timeout_message(limit: Duration) -> String {
 fn new_world(run: Run) -> ZbWorld {
     let mut world = ZbWorld::new();
     world.names = BufferNames::for_run(run);
+    // A table step without its table here was sent by an orchestrator that drops tables.
+    world.tables_may_be_dropped = true;
     world
 }
 
@@ -325,8 +330,12 @@ async fn execute(
                 keyword: format!("{ty:?} "),
                 ty,
                 value: text.clone(),
-                docstring: None,
-                table: None,
+                docstring: call.parameters.doc_string.clone(),
+                table: call.parameters.table.clone().map(|rows| gherkin::Table {
+                    rows,
+                    span: Default::default(),
+                    position: Default::default(),
+                }),
                 span: Default::default(),
                 position: Default::default(),
             };
@@ -369,6 +378,7 @@ mod tests {
             process: Some("writer".into()),
             kind: None,
             text: "connects to buffer 'x'".into(),
+            parameters: StepParameters::default(),
         };
         assert_eq!(
             candidate_texts(&call),

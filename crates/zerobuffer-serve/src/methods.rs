@@ -6,12 +6,14 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use harmony_wire::StepParameters;
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
 
 use crate::executor::{Executor, StepCall};
 use crate::protocol::{
-    parse_param, DiscoverResponse, InitializeRequest, StepInfo, StepRequest, StepResponse,
+    invalid_params, parse_param, DiscoverResponse, InitializeRequest, StepInfo, StepRequest,
+    StepResponse,
 };
 
 /// What `initialize` announced.
@@ -87,6 +89,8 @@ fn register(
 
     module.register_async_method("executeStep", |params, state, _| async move {
         let request: StepRequest = parse_param(params.as_str())?;
+        let parameters = StepParameters::from_json(request.parameters.as_ref())
+            .map_err(|e| invalid_params(e.to_string()))?;
         tracing::debug!(
             process = request.process.as_deref().unwrap_or("-"),
             kind = ?request.step_type,
@@ -100,6 +104,7 @@ fn register(
                 process: request.process,
                 kind: request.step_type,
                 text: request.step,
+                parameters,
             })
             .await;
         Ok::<_, ErrorObjectOwned>(StepResponse {

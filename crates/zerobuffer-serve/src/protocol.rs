@@ -212,8 +212,9 @@ fn step_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StepKind>,
     }
 }
 
-/// `executeStep`'s `StepRequest` (keys lower-cased by [`object_param`]). `Parameters` and
-/// `Context` are accepted and ignored: Harmony always sends `{}` (harmony.md §8).
+/// `executeStep`'s `StepRequest` (keys lower-cased by [`object_param`]). `Parameters` may
+/// carry the step's data table and doc string (`harmony_wire::parameters`; upstream Harmony
+/// sends `{}`); `Context` is accepted and ignored (harmony.md §8).
 #[derive(Debug, Clone, Deserialize)]
 pub struct StepRequest {
     #[serde(default)]
@@ -223,6 +224,8 @@ pub struct StepRequest {
     pub step: String,
     #[serde(default, rename = "isbroadcast")]
     pub is_broadcast: Option<bool>,
+    #[serde(default)]
+    pub parameters: Option<Value>,
 }
 
 /// Harmony's `StepResponse`, every field present.

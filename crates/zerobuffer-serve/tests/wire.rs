@@ -511,6 +511,14 @@ fn recoverable_bad_input_gets_the_right_error() {
         ("executeStep", json!([{"Step": 5}])),
         ("executeStep", json!([{"Step": "x", "StepType": 7}])),
         ("executeStep", json!([{"Step": "x"}, {"Step": "y"}])),
+        (
+            "executeStep",
+            json!([{"Step": "x", "Parameters": {"DataTable": [["a"]]}}]),
+        ),
+        (
+            "executeStep",
+            json!([{"Step": "x", "Parameters": {"DataTable": "[[\"a\"],[]]"}}]),
+        ),
         ("initialize", json!([{"Role": "reader", "HostPid": "many"}])),
         ("initialize", json!([])),
     ] {
