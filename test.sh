@@ -5,6 +5,7 @@
 #   ./test.sh 1.1                 exactly Test 1.1 (not 1.10)
 #   ./test.sh "13.*"              a group;  ./test.sh 1.1,4.2  a list
 #   ./test.sh --features DIR [FILTER]   another directory of feature files in the same vocabulary
+#                                 (also cross-process: ./test.sh rust --features DIR [FILTER])
 #   ./test.sh -v ...              show step logs (tracing at debug level, on stderr)
 #   ./test.sh rust_python [FILTER]   cross-process, through harmony: one serve process per role,
 #                                 roles sorted (reader/client first) take the platforms in order
@@ -54,8 +55,12 @@ if [ -n "$combination" ]; then
     for a in "${args[@]}"; do
         case "$a" in
             -v) verbose="-v" ;;
-            --features) echo "test.sh: --features is for the in-process suite (set featuresPath in harmony-config.json)" >&2; exit 2 ;;
-            *) harmony_args+=("--filter" "$a") ;;
+            --features) next_is_features=1 ;;
+            *) if [ -n "${next_is_features:-}" ]; then
+                   harmony_args+=("--features" "$a"); next_is_features=""
+               else
+                   harmony_args+=("--filter" "$a")
+               fi ;;
         esac
     done
     exec target/release/harmony ${verbose:+"$verbose"} "${harmony_args[@]}"

@@ -17,24 +17,15 @@ use std::process::ExitCode;
 use cucumber::gherkin::{Feature, Scenario};
 use cucumber::writer::Stats as _;
 use cucumber::{writer, World as _, WriterExt as _};
+use harmony_wire::{selection, Filter};
 use zerobuffer_steps::alloc_counter::CountingAllocator;
 use zerobuffer_steps::ZbWorld;
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-/// Tags that make a scenario impossible here, with the reason reported for it.
-const SKIP_TAGS: &[(&str, &str)] = &[
-    ("windows", "Windows-only scenario; this host runs Linux"),
-    ("macos", "macOS-only scenario; this host runs Linux"),
-    (
-        "multi-user",
-        "needs two OS user accounts and the right to run processes as them",
-    ),
-];
-
 struct Options {
-    filter: Option<String>,
+    filter: Filter,
     features: PathBuf,
     verbose: bool,
 }
@@ -42,7 +33,7 @@ struct Options {
 fn parse_args() -> Result<Options, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut options = Options {
-        filter: None,
+        filter: Filter::default(),
         features: root.join("features"),
         verbose: false,
     };
@@ -57,42 +48,15 @@ fn parse_args() -> Result<Options, String> {
             // Flags cargo's test harness protocol may pass; they mean nothing here.
             "--nocapture" | "--quiet" | "-q" | "--test-threads" | "--color" => {}
             other if other.starts_with('-') => return Err(format!("unknown option {other}")),
-            other => options.filter = Some(other.to_owned()),
+            other => options.filter = other.parse()?,
         }
     }
     Ok(options)
 }
 
-/// The `N.M` of a scenario named `Test N.M - Title`.
-fn scenario_id(scenario: &Scenario) -> Option<&str> {
-    let rest = scenario.name.strip_prefix("Test ")?;
-    let id = rest.split_whitespace().next()?;
-    id.split_once('.')
-        .filter(|(a, b)| a.parse::<u32>().is_ok() && b.parse::<u32>().is_ok())
-        .map(|_| id)
-}
-
-fn matches_filter(filter: &Option<String>, scenario: &Scenario) -> bool {
-    let Some(filter) = filter else { return true };
-    let Some(id) = scenario_id(scenario) else {
-        return false;
-    };
-    filter
-        .split(',')
-        .any(|wanted| match wanted.strip_suffix(".*") {
-            Some(group) => id.split('.').next() == Some(group),
-            None => id == wanted,
-        })
-}
-
 fn skip_reason(feature: &Feature, scenario: &Scenario) -> Option<&'static str> {
     let tags = feature.tags.iter().chain(scenario.tags.iter());
-    for tag in tags {
-        if let Some((_, reason)) = SKIP_TAGS.iter().find(|(t, _)| t == tag) {
-            return Some(reason);
-        }
-    }
-    None
+    selection::skip_reason(tags.map(String::as_str))
 }
 
 /// Scenarios the filter selects but this host cannot run, found before the run.
@@ -110,7 +74,7 @@ fn skipped_scenarios(options: &Options) -> Result<Vec<(String, &'static str)>, S
         let feature = Feature::parse_path(&path, Default::default())
             .map_err(|e| format!("{}: {e}", path.display()))?;
         for scenario in &feature.scenarios {
-            if matches_filter(&options.filter, scenario) {
+            if options.filter.selects(&scenario.name) {
                 if let Some(reason) = skip_reason(&feature, scenario) {
                     skipped.push((scenario.name.clone(), reason));
                 }
@@ -146,10 +110,7 @@ fn main() -> ExitCode {
         println!("SKIPPED {name}: {reason}");
     }
     if ran_none && skipped.is_empty() {
-        println!(
-            "no scenario matches {:?}",
-            options.filter.as_deref().unwrap_or("*")
-        );
+        println!("no scenario matches {:?}", options.filter.to_string());
         println!("0 passed, 1 failed, 0 skipped");
         return ExitCode::FAILURE;
     }
@@ -192,7 +153,7 @@ async fn run(options: &Options) -> (usize, usize, bool) {
         )
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .filter_run(&options.features, move |feature, _rule, scenario| {
-            matches_filter(&filter, scenario) && skip_reason(feature, scenario).is_none()
+            filter.selects(&scenario.name) && skip_reason(feature, scenario).is_none()
         })
         .await;
     let (total, passed) = count_junit_cases(&own_report);

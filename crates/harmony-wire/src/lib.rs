@@ -1,6 +1,13 @@
 //! The contract shared by our orchestrator (`harmony`), our serve (`zerobuffer-serve`) and
-//! the in-process runner: what travels with a step besides its text.
+//! the in-process runner, so the three cannot disagree: step types and their numbers, what
+//! travels with a step besides its text, routing and process extraction, the scenario filter
+//! and the tags that skip a scenario.
 
 pub mod parameters;
+pub mod routing;
+pub mod selection;
+pub mod step_type;
 
 pub use parameters::{ParametersError, StepParameters};
+pub use selection::Filter;
+pub use step_type::StepType;

@@ -9,6 +9,7 @@ use clap::Parser;
 
 use harmony::config::Config;
 use harmony::scenario::RunOptions;
+use harmony_wire::Filter;
 
 use crate::{execute, plan};
 
@@ -25,7 +26,7 @@ pub struct Args {
     pub combinations: Vec<String>,
     /// Scenarios: `1.1` (exactly), `13.*` (a group), or a comma-separated list.
     #[arg(long, short, default_value = "")]
-    pub filter: String,
+    pub filter: Filter,
     /// List the selected scenarios with their role → platform assignment; run nothing.
     #[arg(long)]
     pub list: bool,
@@ -35,6 +36,10 @@ pub struct Args {
     /// The configuration, in Harmony's format.
     #[arg(long, default_value = "harmony-config.json")]
     pub config: PathBuf,
+    /// The directory of feature files (default: the config's `featuresPath`), e.g. the
+    /// family's shared suite as upstream has it.
+    #[arg(long)]
+    pub features: Option<PathBuf>,
     /// Known failures (default: conformance/expected-failures.toml beside the config, if
     /// present).
     #[arg(long)]
@@ -56,7 +61,8 @@ pub struct Args {
 
 pub fn run(args: &Args) -> Result<ExitCode> {
     let config = Config::load(&args.config, |v| std::env::var(v).ok())?;
-    let scenarios = harmony::features::load_dir(&config.features_path)?;
+    let features = args.features.as_ref().unwrap_or(&config.features_path);
+    let scenarios = harmony::features::load_dir(features)?;
     let plan = match plan::plan(&config, &args.combinations, &args.filter, &scenarios) {
         Ok(plan) => plan,
         Err(message) => {

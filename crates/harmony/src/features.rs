@@ -27,8 +27,7 @@ pub struct Scenario {
 impl Scenario {
     /// The `N.M` of a `Test N.M - ...` title.
     pub fn number(&self) -> Option<&str> {
-        let rest = self.name.strip_prefix("Test ")?;
-        rest.split_whitespace().next()
+        harmony_wire::selection::scenario_number(&self.name)
     }
 }
 

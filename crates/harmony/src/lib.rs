@@ -11,9 +11,10 @@ pub mod expected;
 pub mod features;
 pub mod framing;
 pub mod report;
-pub mod routing;
 pub mod run_id;
 pub mod scenario;
-pub mod selection;
 pub mod serve_process;
 pub mod special;
+
+/// Routing lives in the shared contract crate; re-exported under its old path.
+pub use harmony_wire::routing;

@@ -4,7 +4,8 @@
 use harmony::combination::Combination;
 use harmony::config::{Config, Platform};
 use harmony::features::Scenario;
-use harmony::selection;
+use harmony_wire::selection::skip_reason;
+use harmony_wire::Filter;
 
 pub struct Item {
     pub combination: Combination,
@@ -38,7 +39,7 @@ impl Item {
 pub fn plan(
     config: &Config,
     names: &[String],
-    filter: &str,
+    filter: &Filter,
     scenarios: &[Scenario],
 ) -> Result<Vec<Item>, String> {
     let mut combinations = Vec::new();
@@ -60,9 +61,9 @@ pub fn plan(
     combinations.dedup();
     let mut items = Vec::new();
     for combination in combinations {
-        for scenario in scenarios.iter().filter(|s| selection::matches(filter, s)) {
-            let assignment = match selection::skip_reason(scenario) {
-                Some(reason) => Err(reason),
+        for scenario in scenarios.iter().filter(|s| filter.selects(&s.name)) {
+            let assignment = match skip_reason(scenario.tags.iter().map(String::as_str)) {
+                Some(reason) => Err(reason.to_owned()),
                 None => combination.assign(&scenario.roles).map(|pairs| {
                     pairs
                         .into_iter()

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use crate::routing::RoutedStep;
+use harmony_wire::StepType;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Special {
@@ -30,7 +31,7 @@ pub fn special(step: &RoutedStep) -> Option<Special> {
             }
         }
     }
-    if step.step_type != 1 {
+    if step.step_type != StepType::When {
         return None;
     }
     let lifecycle = LIFECYCLE.get_or_init(|| {
@@ -50,6 +51,7 @@ mod tests {
     use super::*;
 
     fn step(step_type: u8, text: &str) -> RoutedStep {
+        let step_type = StepType::from_number(step_type.into()).unwrap();
         RoutedStep {
             step_type,
             text: text.into(),

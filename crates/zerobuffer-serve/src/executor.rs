@@ -23,7 +23,7 @@ use zerobuffer_steps::naming::BufferNames;
 use zerobuffer_steps::ZbWorld;
 
 use crate::logs::{self, LogRecord};
-use crate::protocol::StepKind;
+use harmony_wire::StepType;
 
 /// Time the World thread gets beyond the step timeout to report an async timeout itself
 /// before its caller gives up on it.
@@ -35,7 +35,7 @@ pub const THREAD_PREFIX: &str = "zerobuffer-world";
 #[derive(Debug, Clone)]
 pub struct StepCall {
     pub process: Option<String>,
-    pub kind: Option<StepKind>,
+    pub kind: Option<StepType>,
     pub text: String,
     /// The data table and doc string the orchestrator sent with the step.
     pub parameters: StepParameters,
@@ -258,11 +258,11 @@ fn end_scenario(world: &mut ZbWorld) -> Result<(), String> {
     }
 }
 
-fn gherkin_type(kind: StepKind) -> gherkin::StepType {
+fn gherkin_type(kind: StepType) -> gherkin::StepType {
     match kind {
-        StepKind::Given => gherkin::StepType::Given,
-        StepKind::When => gherkin::StepType::When,
-        StepKind::Then => gherkin::StepType::Then,
+        StepType::Given => gherkin::StepType::Given,
+        StepType::When => gherkin::StepType::When,
+        StepType::Then => gherkin::StepType::Then,
     }
 }
 
@@ -299,10 +299,10 @@ fn candidate_texts(call: &StepCall) -> Vec<String> {
 }
 
 /// The kinds to look up in: the received kind first, then the other two.
-fn candidate_kinds(kind: Option<StepKind>) -> Vec<StepKind> {
+fn candidate_kinds(kind: Option<StepType>) -> Vec<StepType> {
     let mut kinds = Vec::with_capacity(3);
     kinds.extend(kind);
-    for k in [StepKind::Given, StepKind::When, StepKind::Then] {
+    for k in [StepType::Given, StepType::When, StepType::Then] {
         if !kinds.contains(&k) {
             kinds.push(k);
         }
@@ -397,12 +397,12 @@ mod tests {
     #[test]
     fn received_kind_first() {
         assert_eq!(
-            candidate_kinds(Some(StepKind::Then)),
-            [StepKind::Then, StepKind::Given, StepKind::When]
+            candidate_kinds(Some(StepType::Then)),
+            [StepType::Then, StepType::Given, StepType::When]
         );
         assert_eq!(
             candidate_kinds(None),
-            [StepKind::Given, StepKind::When, StepKind::Then]
+            [StepType::Given, StepType::When, StepType::Then]
         );
     }
 }

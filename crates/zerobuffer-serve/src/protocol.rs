@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use harmony_wire::StepType;
 use jsonrpsee::types::{ErrorCode, ErrorObjectOwned};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -174,42 +175,11 @@ pub struct InitializeRequest {
     pub feature_id: Option<u64>,
 }
 
-/// The Gherkin kind of a step, as the orchestrator resolved it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StepKind {
-    Given,
-    When,
-    Then,
-}
-
 /// `StepType`: 0/1/2 or a keyword in any case; And/But/`*` (or no type at all) leave the
 /// kind open, and the step is then looked up under every kind.
-fn step_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StepKind>, D::Error> {
-    use serde::de::Error;
+fn step_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StepType>, D::Error> {
     let value = Option::<Value>::deserialize(d)?;
-    match &value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => match n.as_u64() {
-            Some(0) => Ok(Some(StepKind::Given)),
-            Some(1) => Ok(Some(StepKind::When)),
-            Some(2) => Ok(Some(StepKind::Then)),
-            _ => Err(D::Error::custom(format!(
-                "StepType {n} is not 0 (Given), 1 (When) or 2 (Then)"
-            ))),
-        },
-        Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
-            "given" => Ok(Some(StepKind::Given)),
-            "when" => Ok(Some(StepKind::When)),
-            "then" => Ok(Some(StepKind::Then)),
-            "and" | "but" | "*" | "" => Ok(None),
-            other => Err(D::Error::custom(format!(
-                "StepType {other:?} is not Given, When, Then, And or But"
-            ))),
-        },
-        Some(other) => Err(D::Error::custom(format!(
-            "StepType must be a number or a string, not {other}"
-        ))),
-    }
+    StepType::from_json(value.as_ref()).map_err(serde::de::Error::custom)
 }
 
 /// `executeStep`'s `StepRequest` (keys lower-cased by [`object_param`]). `Parameters` may
@@ -220,7 +190,7 @@ pub struct StepRequest {
     #[serde(default)]
     pub process: Option<String>,
     #[serde(default, rename = "steptype", deserialize_with = "step_kind")]
-    pub step_type: Option<StepKind>,
+    pub step_type: Option<StepType>,
     pub step: String,
     #[serde(default, rename = "isbroadcast")]
     pub is_broadcast: Option<bool>,
@@ -317,11 +287,11 @@ mod tests {
         let pascal = r#"[{"Process":"reader","StepType":0,"Step":"x","Parameters":{},"Context":{},"IsBroadcast":true}]"#;
         let r: StepRequest = parse_param(Some(pascal)).unwrap();
         assert_eq!(r.process.as_deref(), Some("reader"));
-        assert_eq!(r.step_type, Some(StepKind::Given));
+        assert_eq!(r.step_type, Some(StepType::Given));
         assert_eq!(r.is_broadcast, Some(true));
         let camel = r#"{"process":"w","stepType":"then","step":"y","table":[1],"extra":null}"#;
         let r: StepRequest = parse_param(Some(camel)).unwrap();
-        assert_eq!((r.step_type, r.step.as_str()), (Some(StepKind::Then), "y"));
+        assert_eq!((r.step_type, r.step.as_str()), (Some(StepType::Then), "y"));
         let and = r#"[{"step":"z","stepType":"And"}]"#;
         assert_eq!(
             parse_param::<StepRequest>(Some(and)).unwrap().step_type,

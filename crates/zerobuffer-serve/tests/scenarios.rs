@@ -5,6 +5,7 @@ mod common;
 
 use common::driver::{self, extract_process, features_dir, Platform, RunOptions};
 use harmony::scenario::KillMode;
+use harmony_wire::StepType;
 
 fn rust_pair() -> Vec<(&'static str, Platform)> {
     vec![("reader", Platform::Rust), ("writer", Platform::Rust)]
@@ -153,7 +154,7 @@ fn routing_follows_harmony() {
         ("we run in harmony", None)
     );
     // "And the 'writer' process connects" after a Given is sent as Given (0).
-    assert_eq!(plan.steps[2].step_type, 0);
+    assert_eq!(plan.steps[2].step_type, StepType::Given);
     // "Then wait for '2' seconds" inherits the writer named before it.
     let wait = plan
         .steps
@@ -162,14 +163,18 @@ fn routing_follows_harmony() {
         .unwrap();
     assert_eq!(
         (wait.step_type, wait.process.as_deref()),
-        (2, Some("writer"))
+        (StepType::Then, Some("writer"))
     );
 
     let plan = driver::plan(&features_dir().join("01-BasicCommunication.feature"), "1.6");
     let last = plan.steps.last().unwrap();
     assert_eq!(
         (last.text.as_str(), last.process.as_deref(), last.step_type),
-        ("no sequence errors should have occurred", Some("reader"), 2)
+        (
+            "no sequence errors should have occurred",
+            Some("reader"),
+            StepType::Then
+        )
     );
     // Background steps are broadcast.
     assert!(plan.steps[..2].iter().all(|s| s.process.is_none()));

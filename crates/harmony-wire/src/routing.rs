@@ -6,20 +6,21 @@
 
 use std::sync::OnceLock;
 
-use harmony_wire::StepParameters;
 use regex::Regex;
+
+use crate::{StepParameters, StepType};
 
 /// One step as the orchestrator sends it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RoutedStep {
-    /// 0 Given, 1 When, 2 Then.
-    pub step_type: u8,
+    /// Given, When or Then (And/But take the previous step's); sent as 0, 1, 2.
+    pub step_type: StepType,
     /// The text without keyword, trimmed.
     pub text: String,
     /// The explicit or inherited process; `None` means broadcast.
     pub process: Option<String>,
     /// The step's data table and doc string, sent in `Parameters` (upstream Harmony drops
-    /// them; see `harmony_wire::parameters`).
+    /// them; see [`crate::parameters`]).
     pub parameters: StepParameters,
 }
 
@@ -57,12 +58,14 @@ pub fn route<'a>(steps: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<Rou
     steps
         .into_iter()
         .map(|(keyword, text)| {
-            let step_type = match keyword.trim() {
-                "Given" => 0,
-                "When" => 1,
-                "Then" => 2,
-                _ => last_type.unwrap_or(0),
+            // Gherkin keywords are case-sensitive: only the exact words have a kind.
+            let own = match keyword.trim() {
+                "Given" => Some(StepType::Given),
+                "When" => Some(StepType::When),
+                "Then" => Some(StepType::Then),
+                _ => None,
             };
+            let step_type = own.or(last_type).unwrap_or(StepType::Given);
             last_type = Some(step_type);
             let text = text.trim().to_owned();
             let process = match extract_process(&text) {
@@ -129,13 +132,13 @@ mod tests {
             ("But ", "no sequence errors should have occurred"),
         ]);
         assert_eq!(steps[0].process, None);
-        assert_eq!(steps[2].step_type, 0);
+        assert_eq!(steps[2].step_type, StepType::Given);
         assert_eq!(
             (steps[3].step_type, steps[3].process.as_deref()),
-            (2, Some("writer"))
+            (StepType::Then, Some("writer"))
         );
-        assert_eq!(steps[4].step_type, 2);
+        assert_eq!(steps[4].step_type, StepType::Then);
         assert_eq!(roles(&steps), ["reader", "writer"]);
-        assert_eq!(route([("And ", "x")])[0].step_type, 0);
+        assert_eq!(route([("And ", "x")])[0].step_type, StepType::Given);
     }
 }
