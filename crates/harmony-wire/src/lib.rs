@@ -3,11 +3,13 @@
 //! travels with a step besides its text, routing and process extraction, the scenario filter
 //! and the tags that skip a scenario.
 
+pub mod messages;
 pub mod parameters;
 pub mod routing;
 pub mod selection;
 pub mod step_type;
 
+pub use messages::{LogEntry, StepRequest, StepResponse};
 pub use parameters::{ParametersError, StepParameters};
 pub use selection::Filter;
 pub use step_type::StepType;

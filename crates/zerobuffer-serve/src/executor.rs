@@ -22,7 +22,7 @@ use zerobuffer_steps::jobs::panic_text;
 use zerobuffer_steps::naming::BufferNames;
 use zerobuffer_steps::ZbWorld;
 
-use crate::logs::{self, LogRecord};
+use crate::logs;
 use harmony_wire::StepType;
 
 /// Time the World thread gets beyond the step timeout to report an async timeout itself
@@ -45,7 +45,7 @@ pub struct StepCall {
 #[derive(Debug, Clone)]
 pub struct StepOutcome {
     pub error: Option<String>,
-    pub logs: Vec<LogRecord>,
+    pub logs: Vec<harmony_wire::LogEntry>,
 }
 
 impl StepOutcome {

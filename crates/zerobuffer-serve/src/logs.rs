@@ -6,11 +6,11 @@
 //! jobs, the RPC loop) only go to stderr. A step keeps at most [`MAX_RECORDS`] records; the
 //! rest are counted in a final warning record.
 
+use harmony_wire::LogEntry;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
-use serde::Serialize;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
@@ -18,24 +18,12 @@ use tracing_subscriber::layer::{Context, Layer};
 /// Records kept per step.
 pub const MAX_RECORDS: usize = 200;
 
-/// Harmony's `LogResponse`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct LogRecord {
-    /// ISO-8601 UTC with milliseconds, e.g. `2025-08-13T09:05:28.412Z`.
-    pub timestamp: String,
-    /// Microsoft `LogLevel`: 0 Trace, 1 Debug, 2 Information, 3 Warning, 4 Error.
-    pub level: u8,
-    pub message: String,
-}
-
-impl LogRecord {
-    pub fn now(level: Level, message: String) -> Self {
-        LogRecord {
-            timestamp: timestamp(SystemTime::now()),
-            level: log_level(level),
-            message,
-        }
+/// A step's log record (Harmony's `LogResponse`), stamped now.
+pub fn record(level: Level, message: String) -> LogEntry {
+    LogEntry {
+        timestamp: timestamp(SystemTime::now()),
+        level: log_level(level),
+        message,
     }
 }
 
@@ -56,7 +44,7 @@ pub fn log_level(level: Level) -> u8 {
 }
 
 struct Capture {
-    records: Vec<LogRecord>,
+    records: Vec<LogEntry>,
     dropped: usize,
 }
 
@@ -65,7 +53,7 @@ thread_local! {
 }
 
 /// Runs `f` with capturing on for this thread; returns its value and the records.
-pub async fn capture<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<LogRecord>) {
+pub async fn capture<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<LogEntry>) {
     CAPTURE.with(|c| {
         *c.borrow_mut() = Some(Capture {
             records: Vec::new(),
@@ -78,7 +66,7 @@ pub async fn capture<T>(f: impl std::future::Future<Output = T>) -> (T, Vec<LogR
     if let Some(capture) = capture {
         records = capture.records;
         if capture.dropped > 0 {
-            records.push(LogRecord::now(
+            records.push(record(
                 Level::WARN,
                 format!(
                     "{} more log records of this step were dropped",
@@ -112,7 +100,7 @@ impl<S: Subscriber> Layer<S> for CaptureLayer {
             event.record(&mut message);
             capture
                 .records
-                .push(LogRecord::now(*event.metadata().level(), message.finish()));
+                .push(record(*event.metadata().level(), message.finish()));
         });
     }
 }

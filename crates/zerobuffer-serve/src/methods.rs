@@ -3,18 +3,14 @@
 //! `shutdown` and `crash` only answer here (`null`); what follows the answer — a clean exit,
 //! or an abort — is done by the dispatcher once the answer is flushed (see `server.rs`).
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use harmony_wire::StepParameters;
+use harmony_wire::StepResponse;
 use jsonrpsee::types::ErrorObjectOwned;
 use jsonrpsee::RpcModule;
 
 use crate::executor::{Executor, StepCall};
-use crate::protocol::{
-    invalid_params, parse_param, DiscoverResponse, InitializeRequest, StepInfo, StepRequest,
-    StepResponse,
-};
+use crate::protocol::{parse_param, step_request, DiscoverResponse, InitializeRequest, StepInfo};
 
 /// What `initialize` announced.
 #[derive(Debug, Clone)]
@@ -88,13 +84,11 @@ fn register(
     })?;
 
     module.register_async_method("executeStep", |params, state, _| async move {
-        let request: StepRequest = parse_param(params.as_str())?;
-        let parameters = StepParameters::from_json(request.parameters.as_ref())
-            .map_err(|e| invalid_params(e.to_string()))?;
+        let request = step_request(params.as_str())?;
         tracing::debug!(
             process = request.process.as_deref().unwrap_or("-"),
             kind = ?request.step_type,
-            broadcast = request.is_broadcast.unwrap_or(false),
+            broadcast = request.is_broadcast,
             step = %request.step,
             "executeStep"
         );
@@ -104,15 +98,15 @@ fn register(
                 process: request.process,
                 kind: request.step_type,
                 text: request.step,
-                parameters,
+                parameters: request.parameters,
             })
             .await;
-        Ok::<_, ErrorObjectOwned>(StepResponse {
+        let response = StepResponse {
             success: outcome.error.is_none(),
             error: outcome.error,
-            context: BTreeMap::new(),
             logs: outcome.logs,
-        })
+        };
+        Ok::<_, ErrorObjectOwned>(response)
     })?;
 
     module.register_async_method("cleanup", |_, state, _| async move {

@@ -6,14 +6,10 @@
 //! case-insensitively (PascalCase and camelCase alike); unknown keys are ignored; `StepType` is
 //! 0/1/2 or a keyword in any case. Results use PascalCase keys, as the shared C# records do.
 
-use std::collections::BTreeMap;
-
-use harmony_wire::StepType;
+use harmony_wire::StepRequest;
 use jsonrpsee::types::{ErrorCode, ErrorObjectOwned};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-
-use crate::logs::LogRecord;
 
 /// What to do with one framed body.
 #[derive(Debug, PartialEq)]
@@ -175,37 +171,12 @@ pub struct InitializeRequest {
     pub feature_id: Option<u64>,
 }
 
-/// `StepType`: 0/1/2 or a keyword in any case; And/But/`*` (or no type at all) leave the
-/// kind open, and the step is then looked up under every kind.
-fn step_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<StepType>, D::Error> {
-    let value = Option::<Value>::deserialize(d)?;
-    StepType::from_json(value.as_ref()).map_err(serde::de::Error::custom)
-}
-
-/// `executeStep`'s `StepRequest` (keys lower-cased by [`object_param`]). `Parameters` may
-/// carry the step's data table and doc string (`harmony_wire::parameters`; upstream Harmony
-/// sends `{}`); `Context` is accepted and ignored (harmony.md §8).
-#[derive(Debug, Clone, Deserialize)]
-pub struct StepRequest {
-    #[serde(default)]
-    pub process: Option<String>,
-    #[serde(default, rename = "steptype", deserialize_with = "step_kind")]
-    pub step_type: Option<StepType>,
-    pub step: String,
-    #[serde(default, rename = "isbroadcast")]
-    pub is_broadcast: Option<bool>,
-    #[serde(default)]
-    pub parameters: Option<Value>,
-}
-
-/// Harmony's `StepResponse`, every field present.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct StepResponse {
-    pub success: bool,
-    pub error: Option<String>,
-    pub context: BTreeMap<String, String>,
-    pub logs: Vec<LogRecord>,
+/// `executeStep`'s request ([`harmony_wire::StepRequest`]: keys in any case, `StepType`
+/// 0/1/2 or a keyword, `Parameters` with the step's table and doc string if the orchestrator
+/// sends them); anything it cannot read is invalid params.
+pub fn step_request(params: Option<&str>) -> Result<StepRequest, ErrorObjectOwned> {
+    let object = object_param(params)?;
+    StepRequest::from_json(&Value::Object(object)).map_err(invalid_params)
 }
 
 /// `discover`'s result.
@@ -227,6 +198,7 @@ pub struct StepInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use harmony_wire::StepType;
     use serde_json::json;
 
     fn rejected(body: &str) -> Value {
@@ -285,18 +257,15 @@ mod tests {
     #[test]
     fn step_requests_in_every_shape() {
         let pascal = r#"[{"Process":"reader","StepType":0,"Step":"x","Parameters":{},"Context":{},"IsBroadcast":true}]"#;
-        let r: StepRequest = parse_param(Some(pascal)).unwrap();
+        let r = step_request(Some(pascal)).unwrap();
         assert_eq!(r.process.as_deref(), Some("reader"));
         assert_eq!(r.step_type, Some(StepType::Given));
-        assert_eq!(r.is_broadcast, Some(true));
+        assert!(r.is_broadcast);
         let camel = r#"{"process":"w","stepType":"then","step":"y","table":[1],"extra":null}"#;
-        let r: StepRequest = parse_param(Some(camel)).unwrap();
+        let r = step_request(Some(camel)).unwrap();
         assert_eq!((r.step_type, r.step.as_str()), (Some(StepType::Then), "y"));
         let and = r#"[{"step":"z","stepType":"And"}]"#;
-        assert_eq!(
-            parse_param::<StepRequest>(Some(and)).unwrap().step_type,
-            None
-        );
+        assert_eq!(step_request(Some(and)).unwrap().step_type, None);
         for bad in [
             "[]",
             "[{}]",
@@ -306,10 +275,10 @@ mod tests {
             r#"[{"Step":"x"},{"Step":"y"}]"#,
             r#"["x"]"#,
         ] {
-            let e = parse_param::<StepRequest>(Some(bad)).unwrap_err();
+            let e = step_request(Some(bad)).unwrap_err();
             assert_eq!(e.code(), -32602, "{bad}");
         }
-        assert_eq!(parse_param::<StepRequest>(None).unwrap_err().code(), -32602);
+        assert_eq!(step_request(None).unwrap_err().code(), -32602);
     }
 
     #[test]
@@ -329,10 +298,9 @@ mod tests {
 
     #[test]
     fn responses_use_harmony_field_names() {
-        let r = StepResponse {
+        let r = harmony_wire::StepResponse {
             success: true,
             error: None,
-            context: BTreeMap::new(),
             logs: vec![],
         };
         assert_eq!(
