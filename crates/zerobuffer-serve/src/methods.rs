@@ -34,6 +34,9 @@ pub const CRASH: &str = "crash";
 /// Methods that act on the World: the dispatcher runs them strictly in arrival order.
 pub const ACTS_ON_WORLD: [&str; 3] = ["initialize", "executeStep", "cleanup"];
 
+/// The `cleanup` error of a scenario whose end failed (a generic server error code).
+pub const SCENARIO_END_FAILED: i32 = -32000;
+
 pub fn module(state: ServeState) -> RpcModule<ServeState> {
     let mut module = RpcModule::new(state);
     register(&mut module).expect("method names are distinct");
@@ -111,10 +114,18 @@ fn register(
 
     module.register_async_method("cleanup", |_, state, _| async move {
         // The announced run stays: a reused process keeps its buffer names.
-        if let Err(e) = state.executor.reset(None).await {
-            tracing::warn!("cleanup: {e}");
-        }
+        let ended = state.executor.reset(None).await;
         *state.session.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // What failed only at the end (a background job) fails the scenario: our harmony
+        // sends cleanup at every scenario end and reads this error; upstream swallows it.
+        ended.map_err(|e| {
+            tracing::warn!("cleanup: {e}");
+            ErrorObjectOwned::owned(
+                SCENARIO_END_FAILED,
+                format!("the scenario ended with errors: {e}"),
+                None::<()>,
+            )
+        })
     })?;
 
     module.register_method(SHUTDOWN, |_, _, _| ())?;

@@ -368,6 +368,32 @@ fn background_steps_keep_running_between_requests() {
 }
 
 #[test]
+fn background_work_that_fails_fails_the_cleanup() {
+    let (mut serve, suffix) = serve_with(&[]);
+    for (kind, text) in [
+        (0, "the 'reader' process creates buffer 'bg-fail' with metadata size '0' and payload size '10240'"),
+        (1, "the 'writer' process connects to buffer 'bg-fail'"),
+        // Nobody reads: the background writer fills the ring and its write times out.
+        (1, "the 'writer' process writes '50' frames of size '1024' as fast as possible"),
+    ] {
+        assert_success(&execute(&mut serve, kind, text));
+    }
+    let message = serve.call("cleanup", json!([]), Duration::from_secs(60));
+    let (code, id) = error_of(&message);
+    assert_eq!((code, id), (-32000, message["id"].clone()), "{message}");
+    let text = message["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("the scenario ended with errors: background work failed"),
+        "{text}"
+    );
+    // The process stays usable, and the failed scenario left nothing behind.
+    health(&mut serve);
+    assert_eq!(serve.result("cleanup", json!([]), WAIT), Value::Null);
+    finish(serve);
+    assert_eq!(leftovers(&suffix), Vec::<String>::new());
+}
+
+#[test]
 fn shutdown_replies_then_exits_zero() {
     let mut serve = serve();
     let reply = serve.call("shutdown", json!([]), WAIT);
