@@ -4,7 +4,8 @@
 //! "Two-process tests for server death, client death and the full-response-ring case": a
 //! killed server is reported to its waiting client as `WriterDead` within the timeout plus 1 s
 //! (also before it ever attached), a killed client leaves the server serving the next one, and
-//! a full response ring blocks the server until the client reads.
+//! a full response ring blocks the server until the client reads. A killed side its parent
+//! has not reaped yet (a zombie, issue 11) counts as dead too, within the timeout plus 5 s.
 
 mod common;
 
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{assert_clean, run, shared, unique_name, wait_until, Proc, ReadyFile, WAIT};
+use common::{assert_clean, run, shared, unique_name, wait_until, Death, Proc, ReadyFile, WAIT};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
 use zerobuffer::{
@@ -22,7 +23,6 @@ use zerobuffer::{
 };
 
 const TIMEOUT: Duration = Duration::from_secs(2);
-const GRACE: Duration = Duration::from_secs(1);
 /// Connect deadline of the clients in the test process.
 const CONNECT: Duration = Duration::from_secs(5);
 /// Longest wait for one response in the test process.
@@ -100,6 +100,15 @@ fn receive_error(client: &DuplexClient) -> (Error, Duration) {
 
 #[test]
 fn killed_server_is_reported_to_a_client_waiting_for_its_response() {
+    dead_server_is_reported_to_a_waiting_client(Death::Reaped);
+}
+
+#[test]
+fn unreaped_killed_server_is_reported_to_a_client_waiting_for_its_response() {
+    dead_server_is_reported_to_a_waiting_client(Death::Zombie);
+}
+
+fn dead_server_is_reported_to_a_waiting_client(death: Death) {
     let _guard = shared();
     let channel = unique_name("dx_deadserver");
     let (mut server, _ready) = start_echo(&channel, &["--delay-ms", "3000"]);
@@ -113,12 +122,13 @@ fn killed_server_is_reported_to_a_client_waiting_for_its_response() {
         "the server never attached to the response buffer"
     );
     thread::sleep(Duration::from_millis(300));
-    server.kill_and_reap();
+    server.kill_as(death);
 
     let (error, took) = receive_error(&client);
     assert!(matches!(error, Error::WriterDead), "{error:?}");
-    assert!(took <= TIMEOUT + GRACE, "WriterDead after {took:?}");
+    assert!(took <= TIMEOUT + death.grace(), "WriterDead after {took:?}");
     assert!(!client.is_server_connected());
+    server.kill_and_reap();
     drop(client);
     clean_killed(&request_buffer_name(&channel));
     assert_channel_clean(&channel);
@@ -126,6 +136,15 @@ fn killed_server_is_reported_to_a_client_waiting_for_its_response() {
 
 #[test]
 fn server_killed_before_any_request_is_reported_too() {
+    idle_dead_server_is_reported(Death::Reaped);
+}
+
+#[test]
+fn unreaped_server_killed_before_any_request_is_reported_too() {
+    idle_dead_server_is_reported(Death::Zombie);
+}
+
+fn idle_dead_server_is_reported(death: Death) {
     let _guard = shared();
     let channel = unique_name("dx_deadidle");
     let (mut server, _ready) = start_echo(&channel, &[]);
@@ -135,12 +154,13 @@ fn server_killed_before_any_request_is_reported_too() {
             .unwrap()
             .writer_alive
     );
-    server.kill_and_reap();
+    server.kill_as(death);
 
     // The server never attached its response writer: the client judges by the request reader.
     let (error, took) = receive_error(&client);
     assert!(matches!(error, Error::WriterDead), "{error:?}");
-    assert!(took <= TIMEOUT + GRACE, "WriterDead after {took:?}");
+    assert!(took <= TIMEOUT + death.grace(), "WriterDead after {took:?}");
+    server.kill_and_reap();
     drop(client);
     clean_killed(&request_buffer_name(&channel));
     assert_channel_clean(&channel);
@@ -148,6 +168,15 @@ fn server_killed_before_any_request_is_reported_too() {
 
 #[test]
 fn killed_client_leaves_the_server_serving_the_next_one() {
+    dead_client_leaves_the_server_serving_the_next_one(Death::Reaped);
+}
+
+#[test]
+fn unreaped_killed_client_leaves_the_server_serving_the_next_one() {
+    dead_client_leaves_the_server_serving_the_next_one(Death::Zombie);
+}
+
+fn dead_client_leaves_the_server_serving_the_next_one(death: Death) {
     let _guard = shared();
     let channel = unique_name("dx_deadclient");
     let slow = Arc::new(AtomicBool::new(true));
@@ -168,7 +197,7 @@ fn killed_client_leaves_the_server_serving_the_next_one() {
         "the request never arrived"
     );
     thread::sleep(Duration::from_millis(300));
-    child.kill_and_reap();
+    child.kill_as(death);
 
     let mut errors = Vec::new();
     let departed = wait_until(WAIT, || {
@@ -196,6 +225,7 @@ fn killed_client_leaves_the_server_serving_the_next_one() {
             .all(|e| matches!(e, Error::ReaderDead | Error::WriterDead)),
         "{errors:?}"
     );
+    child.kill_and_reap();
     clean_killed(&response_buffer_name(&channel));
     assert_channel_clean(&channel);
 }

@@ -2,7 +2,8 @@
 //!
 //! "A killed writer is reported to a blocked reader, a killed reader to a blocked writer, each
 //! within the timeout plus 1 s; a second writer is rejected; a new reader replaces a SIGKILLed
-//! one through stale cleanup."
+//! one through stale cleanup." The same holds for a killed child its parent has not reaped yet
+//! (a zombie, issue 11), within the timeout plus 5 s, and stale cleanup removes its buffer.
 
 mod common;
 
@@ -10,17 +11,25 @@ use std::time::{Duration, Instant};
 
 use common::{
     all_objects, assert_clean, exclusive, leftovers, shared, start_reader, unique_name, wait_until,
-    Proc, WAIT,
+    Death, Proc, WAIT,
 };
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
-use zerobuffer::{clean_stale, BufferConfig, CleanOutcome, Error, Reader, Writer};
+use zerobuffer::{clean_stale, inspect, BufferConfig, CleanOutcome, Error, Reader, Writer};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
-const GRACE: Duration = Duration::from_secs(1);
 const FRAME_WAIT: Duration = Duration::from_secs(10);
 
 #[test]
 fn killed_writer_is_reported_to_a_blocked_reader() {
+    dead_writer_is_reported_to_a_blocked_reader(Death::Reaped);
+}
+
+#[test]
+fn unreaped_killed_writer_is_reported_to_a_blocked_reader() {
+    dead_writer_is_reported_to_a_blocked_reader(Death::Zombie);
+}
+
+fn dead_writer_is_reported_to_a_blocked_reader(death: Death) {
     let _guard = shared();
     let name = unique_name("deadwriter");
     let reader = Reader::create(&name, BufferConfig::new(0, 65536)).unwrap();
@@ -39,10 +48,10 @@ fn killed_writer_is_reported_to_a_blocked_reader() {
         assert_eq!(frame.sequence(), seq);
         assert_eq!(first_frame_data_mismatch(&frame, seq), None);
     }
-    child.kill_and_reap();
+    child.kill_as(death);
 
     // Frames already in the ring come first; then the death must be reported within
-    // the read timeout plus 1 s.
+    // the read timeout plus the grace.
     let mut last = Instant::now();
     let mut seq = 5;
     let error = loop {
@@ -59,13 +68,26 @@ fn killed_writer_is_reported_to_a_blocked_reader() {
     };
     let waited = last.elapsed();
     assert!(matches!(error, Error::WriterDead), "{error:?}");
-    assert!(waited <= TIMEOUT + GRACE, "WriterDead after {waited:?}");
+    assert!(
+        waited <= TIMEOUT + death.grace(),
+        "WriterDead after {waited:?}"
+    );
+    child.kill_and_reap();
     drop(reader);
     assert_clean(&name);
 }
 
 #[test]
 fn killed_reader_is_reported_to_a_blocked_writer() {
+    dead_reader_is_reported_to_a_blocked_writer(Death::Reaped);
+}
+
+#[test]
+fn unreaped_killed_reader_is_reported_to_a_blocked_writer() {
+    dead_reader_is_reported_to_a_blocked_writer(Death::Zombie);
+}
+
+fn dead_reader_is_reported_to_a_blocked_writer(death: Death) {
     let _guard = shared();
     let name = unique_name("deadreader");
     let (mut child, _ready) =
@@ -75,10 +97,10 @@ fn killed_reader_is_reported_to_a_blocked_writer() {
     for seq in 1..=5u64 {
         writer.write_frame(&frame_data(1024, seq)).unwrap();
     }
-    child.kill_and_reap();
+    child.kill_as(death);
 
     // Writes succeed until the ring is full; the one that blocks must see the dead reader
-    // within the write timeout plus 1 s.
+    // within the write timeout plus the grace.
     let mut seq = 6;
     let (error, took) = loop {
         let started = Instant::now();
@@ -91,7 +113,8 @@ fn killed_reader_is_reported_to_a_blocked_writer() {
         }
     };
     assert!(matches!(error, Error::ReaderDead), "{error:?}");
-    assert!(took <= TIMEOUT + GRACE, "ReaderDead after {took:?}");
+    assert!(took <= TIMEOUT + death.grace(), "ReaderDead after {took:?}");
+    child.kill_and_reap();
     drop(writer);
 
     // The killed reader's segment, semaphores and lock file are stale now.
@@ -162,5 +185,43 @@ fn new_reader_replaces_a_killed_one() {
         assert_eq!((frame.sequence(), frame.len()), (1, 500));
         assert_eq!(first_frame_data_mismatch(&frame, 1), None);
     }
+    assert_clean(&name);
+}
+
+#[test]
+fn clean_stale_removes_the_buffer_of_a_zombie_reader_and_writer() {
+    // Any reader creation would clean this buffer up before we look at it.
+    let _guard = exclusive();
+    let name = unique_name("zombies");
+    let (mut reader, _ready) = start_reader(&name, &["--timeout-ms", "60000"]);
+    let mut writer = Proc::spawn(&[
+        "write",
+        &name,
+        "--frames",
+        "1000000",
+        "--timeout-ms",
+        "60000",
+    ]);
+    let writer_pid = writer.pid_u64();
+    assert!(
+        wait_until(WAIT, || inspect(&name)
+            .is_ok_and(|info| info.oieb.writer_pid == writer_pid)),
+        "the writer never connected"
+    );
+    reader.kill_leaving_zombie();
+    writer.kill_leaving_zombie();
+
+    let outcome = clean_stale(&name).unwrap();
+    let mut expected = all_objects(&name);
+    expected.sort();
+    match outcome {
+        CleanOutcome::Removed(mut removed) => {
+            removed.sort();
+            assert_eq!(removed, expected);
+        }
+        other => panic!("the zombies' buffer was not removed: {other:?}"),
+    }
+    reader.kill_and_reap();
+    writer.kill_and_reap();
     assert_clean(&name);
 }

@@ -104,6 +104,25 @@ impl Output {
     }
 }
 
+/// How a test kills its child: reaped at once, or left a zombie until the test has made its
+/// assertions (a parent that reaps late, issue 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Death {
+    Reaped,
+    Zombie,
+}
+
+impl Death {
+    /// Slack beyond an operation's own timeout: the reaped cases keep their original 1 s,
+    /// the zombie ones the generous 5 s of issue 11.
+    pub fn grace(self) -> Duration {
+        match self {
+            Death::Reaped => Duration::from_secs(1),
+            Death::Zombie => Duration::from_secs(5),
+        }
+    }
+}
+
 /// A running `zerobuffer` child. Dropping it kills and reaps the process if still running.
 pub struct Proc {
     child: Child,
@@ -162,11 +181,37 @@ impl Proc {
         self.collect()
     }
 
-    /// SIGKILL, then `wait()`: a zombie would still count as alive for `kill(pid, 0)`.
+    /// SIGKILL, then `wait()` (also reaps a zombie left by [`Proc::kill_leaving_zombie`]).
     pub fn kill_and_reap(&mut self) {
         if self.status.is_none() {
             let _ = self.child.kill();
             self.status = Some(self.child.wait().expect("reap child"));
+        }
+    }
+
+    /// SIGKILL without `wait()`: the child stays a zombie (state `Z`), which `kill(pid, 0)`
+    /// still finds, until [`Proc::kill_and_reap`] or drop reaps it.
+    pub fn kill_leaving_zombie(&mut self) {
+        assert!(
+            self.status.is_none(),
+            "process {} already ended",
+            self.pid()
+        );
+        self.child.kill().expect("SIGKILL");
+        let zombie = wait_until(WAIT, || self.state() == Some('Z'));
+        assert!(
+            zombie,
+            "process {} is not a zombie: {:?}",
+            self.pid(),
+            self.state()
+        );
+    }
+
+    /// Kills the process the way `death` says.
+    pub fn kill_as(&mut self, death: Death) {
+        match death {
+            Death::Reaped => self.kill_and_reap(),
+            Death::Zombie => self.kill_leaving_zombie(),
         }
     }
 
