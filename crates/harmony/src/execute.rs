@@ -39,6 +39,7 @@ fn run_item(
         seconds: 0.0,
         assignment: Vec::new(),
         detail: String::new(),
+        failure: None,
     };
     let assignment = match &item.assignment {
         Ok(a) => a,
@@ -66,6 +67,7 @@ fn run_item(
             );
         }
     }
+    record.failure = run.failure.clone();
     let known = expected::lookup(expected, &record.combination, &number);
     match (&run.outcome, known) {
         (Ok(()), None) => record.status = Status::Pass,
