@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use harmony::expected::{self, ExpectedFailure};
+use harmony::expected::{self, ExpectedFailure, Verdict};
 use harmony::report::{Record, Status};
 use harmony::scenario::{self, RunOptions};
 
@@ -39,6 +39,7 @@ fn run_item(
         seconds: 0.0,
         assignment: Vec::new(),
         detail: String::new(),
+        failure: None,
     };
     let assignment = match &item.assignment {
         Ok(a) => a,
@@ -66,27 +67,51 @@ fn run_item(
             );
         }
     }
-    let known = expected::lookup(expected, &record.combination, &number);
-    match (&run.outcome, known) {
-        (Ok(()), None) => record.status = Status::Pass,
-        (Ok(()), Some(entry)) if entry.intermittent => {
-            record.status = Status::Pass;
-            record.detail = format!("passed this time; intermittent failure: {}", entry.reason);
-        }
-        (Ok(()), Some(entry)) => {
-            record.status = Status::Xpass;
-            record.detail = format!("listed as expected failure ({}) but passed", entry.reason);
-        }
-        (Err(e), None) => {
-            record.status = Status::Fail;
-            record.detail = format!("Scenario failed: {e}");
-        }
-        (Err(e), Some(entry)) => {
-            record.status = Status::Xfail;
-            record.detail = format!("{} — got: {}", entry.reason, e.lines().next().unwrap_or(""));
-        }
-    }
+    record.failure = run.failure.clone();
+    classify(&mut record, expected, &run);
     record
+}
+
+/// Sets the status and detail of a finished run from the expected failures.
+fn classify(record: &mut Record, expected: &[ExpectedFailure], run: &scenario::ScenarioRun) {
+    let verdict = expected::judge(
+        expected,
+        &record.combination,
+        &record.number,
+        run.failure.as_ref(),
+    );
+    let message = run.outcome.as_ref().err().cloned().unwrap_or_default();
+    let (status, detail) = match verdict {
+        Verdict::Pass => (Status::Pass, String::new()),
+        Verdict::IntermittentPass(entry) => (
+            Status::Pass,
+            format!("passed this time; intermittent failure: {}", entry.reason),
+        ),
+        Verdict::Xpass(entry) => (
+            Status::Xpass,
+            format!("listed as expected failure ({}) but passed", entry.reason),
+        ),
+        Verdict::Fail => (Status::Fail, format!("Scenario failed: {message}")),
+        Verdict::Xfail(entries) => {
+            let got = run
+                .failure
+                .as_ref()
+                .map(|f| f.describe())
+                .unwrap_or_default();
+            let reasons: Vec<&str> = entries.iter().map(|e| e.reason.as_str()).collect();
+            (
+                Status::Xfail,
+                format!("{} — got: {got}", reasons.join("; ")),
+            )
+        }
+        Verdict::Different { expected, unpinned } => {
+            let step = run.failure.as_ref().map_or("", |f| f.step.as_str());
+            let first = expected::differently(&expected, &unpinned, step);
+            (Status::Fail, format!("{first}\nScenario failed: {message}"))
+        }
+    };
+    record.status = status;
+    record.detail = detail;
 }
 
 pub fn execute(

@@ -8,6 +8,7 @@
 pub mod combination;
 pub mod config;
 pub mod expected;
+pub mod failure;
 pub mod features;
 pub mod framing;
 pub mod report;

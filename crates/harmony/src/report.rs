@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::failure::StepFailure;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -55,6 +57,8 @@ pub struct Record {
     pub assignment: Vec<(String, String)>,
     /// The failure, skip reason or expected-failure reason.
     pub detail: String,
+    /// What failed (step, roles, platforms, errors), for a run that failed.
+    pub failure: Option<StepFailure>,
 }
 
 impl Record {
@@ -96,7 +100,8 @@ pub fn summary_line(records: &[Record]) -> String {
     )
 }
 
-/// The final table: every result that is not a plain pass or skip, then counts.
+/// The final table: every result (a FAIL or XPASS with the first line of its detail
+/// below it), then counts.
 pub fn table(records: &[Record]) -> String {
     let mut out = String::new();
     let width = records
@@ -113,6 +118,13 @@ pub fn table(records: &[Record]) -> String {
             r.test_name(),
             r.seconds
         );
+        if matches!(r.status, Status::Fail | Status::Xpass) {
+            let _ = writeln!(
+                out,
+                "       {}",
+                r.detail.lines().next().unwrap_or_default()
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -219,7 +231,8 @@ pub fn json(records: &[Record]) -> String {
     serde_json::to_string_pretty(&summary).expect("serializable") + "\n"
 }
 
-/// A Markdown table, one row per scenario and one column per combination.
+/// A Markdown table, one row per scenario and one column per combination, then what each
+/// FAIL and XPASS was.
 pub fn markdown(records: &[Record]) -> String {
     let mut combinations: Vec<&str> = Vec::new();
     let mut scenarios: Vec<&str> = Vec::new();
@@ -250,6 +263,24 @@ pub fn markdown(records: &[Record]) -> String {
             cells.join(" | ")
         );
     }
+    let notes: Vec<&Record> = records
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Xpass))
+        .collect();
+    if !notes.is_empty() {
+        out.push('\n');
+    }
+    for r in notes {
+        let first = r.detail.lines().next().unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- {} `{}` {}: {}",
+            r.status.word(),
+            r.combination,
+            r.scenario.replace('|', "\\|"),
+            first.replace('|', "\\|")
+        );
+    }
     let _ = writeln!(out, "\n{}", summary_line(records));
     out
 }
@@ -269,21 +300,23 @@ mod tests {
             seconds: 1.0,
             assignment: vec![("reader".into(), "rust".into())],
             detail: "why & how".into(),
+            failure: None,
         }
     }
 
     #[test]
     fn reports() {
-        let records = [
-            record(Status::Pass),
-            record(Status::Xfail),
-            record(Status::Fail),
-        ];
+        let mut fail = record(Status::Fail);
+        fail.detail = "failed differently than expected: a | b\nmore".into();
+        let records = [record(Status::Pass), record(Status::Xfail), fail];
         assert_eq!(summary_line(&records), "2 passed, 1 failed, 0 skipped");
         let xml = junit(&records, Duration::from_secs(3));
         assert!(xml.contains("name=\"rust/python | Test 1.1 - Simple &lt;Write&gt;\""));
         assert!(xml.contains("why &amp; how"));
-        assert!(markdown(&records).starts_with("| scenario | rust_python |"));
+        let md = markdown(&records);
+        assert!(md.starts_with("| scenario | rust_python |"));
+        assert!(md.contains("- FAIL `rust_python` Test 1.1 - Simple <Write>: failed differently than expected: a \\| b\n"), "{md}");
+        assert!(table(&records).contains("\n       failed differently than expected: a | b\n"));
         assert!(json(&records).contains("\"status\": \"xfail\""));
     }
 }

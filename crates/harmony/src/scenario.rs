@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::config::Platform;
+use crate::failure::{self, Fault, RoleFailure, StepFailure};
 use crate::routing::RoutedStep;
 use crate::serve_process::{CallError, ServeProcess};
 use crate::special::{special, Special};
@@ -84,6 +85,8 @@ pub struct RoleEnd {
 #[derive(Debug, Clone)]
 pub struct ScenarioRun {
     pub outcome: Result<(), String>,
+    /// What failed, when `outcome` is an error: the step, the roles, their errors.
+    pub failure: Option<StepFailure>,
     /// Every process the run started, role by role (a restarted role has one entry per
     /// process, earliest first).
     pub roles: Vec<RoleEnd>,
@@ -111,15 +114,16 @@ struct RunIds {
 }
 
 impl Role {
-    fn spawn(name: &str, platform: &Platform, ids: RunIds) -> Result<Role, String> {
+    fn spawn(name: &str, platform: &Platform, ids: RunIds) -> Result<Role, Fault> {
         let label = format!("{}:{name}", platform.name);
         let command = command(platform, ids.host_pid, ids.feature_id);
         let serve = ServeProcess::spawn(&label, command).map_err(|e| {
-            format!(
+            let error = format!(
                 "cannot start the {} serve {}: {e}",
                 platform.name,
                 platform.executable.display()
-            )
+            );
+            Fault::simple(name, &platform.name, error)
         })?;
         Ok(Role {
             name: name.to_owned(),
@@ -128,6 +132,11 @@ impl Role {
             ended_by: None,
             earlier: Vec::new(),
         })
+    }
+
+    /// A failure of this role whose message is its error.
+    fn fault(&self, error: String) -> Fault {
+        Fault::simple(&self.name, &self.platform.name, error)
     }
 
     /// Reaps the process (teardown unless a step already ended it) and says how it ended.
@@ -178,15 +187,21 @@ pub fn run(
         feature_id,
     };
     let mut roles: Vec<Role> = Vec::new();
-    let mut outcome = start(assignment, ids, options, &mut roles);
-    if outcome.is_ok() {
+    let mut failed = start(assignment, ids, options, &mut roles)
+        .err()
+        .map(|fault| fault.at(failure::START));
+    if failed.is_none() {
         for step in steps {
-            if let Err(e) = execute(&mut roles, step, ids, options) {
-                outcome = Err(e);
+            if let Err(fault) = execute(&mut roles, step, ids, options) {
+                failed = Some(fault.at(&step.text));
                 break;
             }
         }
     }
+    let (outcome, failure) = match failed {
+        Some((message, failure)) => (Err(message), Some(failure)),
+        None => (Ok(()), None),
+    };
     let mut ends = Vec::new();
     for role in &mut roles {
         ends.append(&mut role.earlier);
@@ -202,6 +217,7 @@ pub fn run(
     }
     ScenarioRun {
         outcome,
+        failure,
         roles: ends,
         host_pid,
         feature_id,
@@ -215,7 +231,7 @@ fn start(
     ids: RunIds,
     options: &RunOptions,
     roles: &mut Vec<Role>,
-) -> Result<(), String> {
+) -> Result<(), Fault> {
     for (name, platform) in assignment {
         roles.push(Role::spawn(name, platform, ids)?);
         let last = roles.len() - 1;
@@ -225,13 +241,11 @@ fn start(
 }
 
 /// `health` + `initialize`, then the configured delay.
-fn handshake(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), String> {
+fn handshake(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), Fault> {
     let health = call(role, "health", json!([]), options)?;
     if health.get("result") != Some(&json!(true)) {
-        return Err(format!(
-            "Process {} health check failed: {health}",
-            role.name
-        ));
+        let error = format!("Process {} health check failed: {health}", role.name);
+        return Err(role.fault(error));
     }
     let init = json!([{
         "Role": role.name, "Platform": role.platform.name, "Scenario": "test",
@@ -240,11 +254,12 @@ fn handshake(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), S
     }]);
     let reply = call(role, "initialize", init, options)?;
     if reply.get("result").is_none() {
-        return Err(format!(
+        let error = format!(
             "Failed to initialize servo process '{}': {}",
             role.name,
             reply.get("error").unwrap_or(&Value::Null)
-        ));
+        );
+        return Err(role.fault(error));
     }
     if !options.init_delay.is_zero() {
         thread::sleep(options.init_delay);
@@ -253,7 +268,7 @@ fn handshake(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), S
 }
 
 /// Replaces a role the scenario killed or crashed with a fresh process (module docs).
-fn restart(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), String> {
+fn restart(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), Fault> {
     let fresh = Role::spawn(&role.name, &role.platform, ids)?;
     let mut old = std::mem::replace(role, fresh);
     role.earlier = std::mem::take(&mut old.earlier);
@@ -262,18 +277,29 @@ fn restart(role: &mut Role, ids: RunIds, options: &RunOptions) -> Result<(), Str
     handshake(role, ids, options)
 }
 
-/// Describes a call that got no response, killing the process if it is stuck.
-fn call_failure(role: &mut Role, error: CallError, options: &RunOptions) -> String {
-    if let CallError::Timeout(_) = error {
-        role.serve.kill();
-        role.ended_by = Some("timeout");
-        return format!(
-            "{}: no response within {:?}; the process was killed\n--- {} stderr (tail) ---\n{}",
+/// Describes a call that got no response, killing the process if it is stuck. The role's
+/// error is the short form; the message adds the stderr tail.
+fn call_failure(role: &mut Role, error: CallError, options: &RunOptions) -> Fault {
+    let tail = |role: &Role, short: String| {
+        let message = format!(
+            "{}: {short}\n--- {} stderr (tail) ---\n{}",
             role.name,
-            options.step_timeout,
             role.serve.label,
             role.serve.stderr_tail(options.stderr_lines)
         );
+        Fault::one(
+            RoleFailure::new(&role.name, &role.platform.name, short),
+            message,
+        )
+    };
+    if let CallError::Timeout(_) = error {
+        role.serve.kill();
+        role.ended_by = Some("timeout");
+        let short = format!(
+            "no response within {:?}; the process was killed",
+            options.step_timeout
+        );
+        return tail(role, short);
     }
     let status = role.serve.wait_exit(Duration::from_secs(1));
     if status.is_some() && role.ended_by.is_none() {
@@ -286,12 +312,7 @@ fn call_failure(role: &mut Role, error: CallError, options: &RunOptions) -> Stri
         },
         None => "still running".into(),
     };
-    format!(
-        "{}: {error} ({status})\n--- {} stderr (tail) ---\n{}",
-        role.name,
-        role.serve.label,
-        role.serve.stderr_tail(options.stderr_lines)
-    )
+    tail(role, format!("{error} ({status})"))
 }
 
 fn call(
@@ -299,9 +320,9 @@ fn call(
     method: &str,
     params: Value,
     options: &RunOptions,
-) -> Result<Value, String> {
+) -> Result<Value, Fault> {
     if let Some(how) = role.ended_by {
-        return Err(format!("{}: the process is gone ({how})", role.name));
+        return Err(gone(role, how));
     }
     match role.serve.call(method, params, options.step_timeout) {
         Ok(reply) => Ok(reply),
@@ -309,23 +330,42 @@ fn call(
     }
 }
 
-fn find<'a>(roles: &'a mut [Role], name: &str) -> Result<&'a mut Role, String> {
+/// A call to a role that a step already ended.
+fn gone(role: &Role, how: &str) -> Fault {
+    let message = format!("{}: the process is gone ({how})", role.name);
+    Fault::one(
+        RoleFailure::new(
+            &role.name,
+            &role.platform.name,
+            format!("the process is gone ({how})"),
+        ),
+        message,
+    )
+}
+
+/// A step names a role the scenario has no process for (no platform to blame).
+fn no_process(name: &str) -> Fault {
+    Fault::simple(name, "", format!("no process '{name}'"))
+}
+
+fn find<'a>(roles: &'a mut [Role], name: &str) -> Result<&'a mut Role, Fault> {
     roles
         .iter_mut()
         .find(|r| r.name == name)
-        .ok_or_else(|| format!("no process '{name}'"))
+        .ok_or_else(|| no_process(name))
 }
 
-fn crash(role: &mut Role, options: &RunOptions) -> Result<(), String> {
+fn crash(role: &mut Role, options: &RunOptions) -> Result<(), Fault> {
     // Harmony passes its CancellationToken, serialized, as the one argument (§2.7).
     let token = json!([{"IsCancellationRequested": false, "CanBeCanceled": false}]);
     let reply = call(role, "crash", token, options)?;
     if reply.get("result").is_none() {
-        return Err(format!(
+        let error = format!(
             "{}: crash failed: {}",
             role.name,
             reply.get("error").unwrap_or(&Value::Null)
-        ));
+        );
+        return Err(role.fault(error));
     }
     thread::sleep(Duration::from_millis(500));
     if role.serve.wait_exit(Duration::from_secs(2)).is_none() {
@@ -352,7 +392,7 @@ fn execute(
     step: &RoutedStep,
     ids: RunIds,
     options: &RunOptions,
-) -> Result<(), String> {
+) -> Result<(), Fault> {
     match special(step) {
         Some(Special::Wait(seconds)) => {
             thread::sleep(Duration::from_secs_f64(seconds));
@@ -389,7 +429,7 @@ fn execute(
             let index = roles
                 .iter()
                 .position(|r| &r.name == process)
-                .ok_or_else(|| format!("no process '{process}'"))?;
+                .ok_or_else(|| no_process(process))?;
             let role = &mut roles[index];
             if options.restart_ended && matches!(role.ended_by, Some("killed" | "crashed")) {
                 restart(role, ids, options)?;
@@ -400,11 +440,11 @@ fn execute(
     };
     // A broadcast goes out to every role first, then every answer is collected.
     let mut sent = Vec::new();
-    let mut errors = Vec::new();
+    let mut errors: Vec<Fault> = Vec::new();
     for &(index, broadcast) in &targets {
         let role = &mut roles[index];
         if let Some(how) = role.ended_by {
-            errors.push(format!("{}: the process is gone ({how})", role.name));
+            errors.push(gone(role, how));
             continue;
         }
         let params = json!([{
@@ -429,11 +469,25 @@ fn execute(
         };
         let Some(result) = message.get("result") else {
             let error = lookup(message.get("error").unwrap_or(&Value::Null), "message");
-            errors.push(format!("Remote execution failed: {}: {error}", role.name));
+            let text = error
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(error.to_string());
+            let message = format!("Remote execution failed: {}: {error}", role.name);
+            errors.push(Fault::one(
+                RoleFailure::new(&role.name, &role.platform.name, text),
+                message,
+            ));
             continue;
         };
         if let Some(check) = options.check_response {
-            check(&role.platform.name, result).map_err(|e| format!("{}: {e}", role.name))?;
+            check(&role.platform.name, result).map_err(|e| {
+                let message = format!("{}: {e}", role.name);
+                Fault::one(
+                    RoleFailure::new(&role.name, &role.platform.name, e),
+                    message,
+                )
+            })?;
         }
         for log in lookup(result, "logs").as_array().into_iter().flatten() {
             tracing::debug!(
@@ -446,23 +500,32 @@ fn execute(
         }
         if lookup(result, "success") != json!(true) {
             let error = lookup(result, "error");
-            errors.push(format!(
-                "{} [{}] {:?}: {}",
-                role.name,
-                role.platform.name,
-                step.text,
-                error
-                    .as_str()
-                    .map(str::to_owned)
-                    .unwrap_or(error.to_string())
+            let text = error
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or(error.to_string());
+            let message = format!(
+                "{} [{}] {:?}: {text}",
+                role.name, role.platform.name, step.text
+            );
+            errors.push(Fault::one(
+                RoleFailure::new(&role.name, &role.platform.name, text),
+                message,
             ));
         }
     }
-    match (errors.len(), targets.len()) {
-        (0, _) => Ok(()),
-        (_, 1) => Err(format!("Execution failed: {}", errors.join(", "))),
-        _ => Err(format!("Broadcast failed on: {}", errors.join(", "))),
+    if errors.is_empty() {
+        return Ok(());
     }
+    let lead = match targets.len() {
+        1 => "Execution failed",
+        _ => "Broadcast failed on",
+    };
+    let messages: Vec<&str> = errors.iter().map(|f| f.message.as_str()).collect();
+    Err(Fault {
+        message: format!("{lead}: {}", messages.join(", ")),
+        roles: errors.into_iter().flat_map(|f| f.roles).collect(),
+    })
 }
 
 /// Shared-memory objects and lock files whose name carries `suffix` (`_<host>_<feature>`).

@@ -1,0 +1,112 @@
+//! What failed in a scenario run: the step, and each role that failed it (a broadcast can
+//! fail on several), with that role's platform and the error. Expected failures are matched
+//! against this, never against the free-form message.
+
+use serde::Serialize;
+
+/// The `step` of a failure before the first step ran (spawn, `health`, `initialize`).
+pub const START: &str = "(start)";
+
+/// One role's part in a failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleFailure {
+    pub role: String,
+    /// The platform that role ran on in this run (empty for a role the scenario lacks).
+    pub platform: String,
+    /// The serve's error text, or what harmony saw (a timeout, a death, a protocol error).
+    pub error: String,
+}
+
+/// The failing step and who failed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StepFailure {
+    /// The step text as sent (or [`START`]).
+    pub step: String,
+    pub roles: Vec<RoleFailure>,
+}
+
+impl RoleFailure {
+    pub fn new(role: &str, platform: &str, error: impl Into<String>) -> RoleFailure {
+        RoleFailure {
+            role: role.to_owned(),
+            platform: platform.to_owned(),
+            error: error.into(),
+        }
+    }
+
+    /// `reader on rust, step "…", error "…"` (the error's first line).
+    pub fn describe(&self, step: &str) -> String {
+        format!(
+            "{} on {}, step {:?}, error {:?}",
+            self.role,
+            self.platform,
+            step,
+            self.error.lines().next().unwrap_or_default()
+        )
+    }
+}
+
+impl StepFailure {
+    /// Every role's part, `; `-separated.
+    pub fn describe(&self) -> String {
+        self.roles
+            .iter()
+            .map(|r| r.describe(&self.step))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+/// A failure inside a run: the message harmony prints (with stderr tails) and the roles that
+/// failed, whose step the caller knows.
+#[derive(Debug, Clone)]
+pub(crate) struct Fault {
+    pub message: String,
+    pub roles: Vec<RoleFailure>,
+}
+
+impl Fault {
+    /// One role failed; `error` is its short form, `message` the full text.
+    pub fn one(failure: RoleFailure, message: String) -> Fault {
+        Fault {
+            message,
+            roles: vec![failure],
+        }
+    }
+
+    /// One role failed and the message is its error.
+    pub fn simple(role: &str, platform: &str, error: String) -> Fault {
+        Fault::one(RoleFailure::new(role, platform, error.clone()), error)
+    }
+
+    pub fn at(self, step: &str) -> (String, StepFailure) {
+        (
+            self.message,
+            StepFailure {
+                step: step.to_owned(),
+                roles: self.roles,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn describes_every_role_with_the_first_line_of_its_error() {
+        let failure = StepFailure {
+            step: "the 'reader' process x".into(),
+            roles: vec![
+                RoleFailure::new("reader", "rust", "boom\ntrace"),
+                RoleFailure::new("writer", "python", "no"),
+            ],
+        };
+        assert_eq!(
+            failure.describe(),
+            "reader on rust, step \"the 'reader' process x\", error \"boom\"; \
+             writer on python, step \"the 'reader' process x\", error \"no\""
+        );
+    }
+}

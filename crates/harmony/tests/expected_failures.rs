@@ -1,0 +1,209 @@
+//! Expected failures pin what fails: the `harmony` binary against `harmony-fake-serve` (a
+//! serve that fails on purpose, `tests/support/fake_serve.rs`) on both platforms, with a
+//! temporary config, feature file and expected-failures list. A listed scenario that fails
+//! any other way than its entry says is FAIL ("failed differently"), never XFAIL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Roles sorted: under `python_rust` the reader runs on python, the writer on rust.
+const FEATURE: &str = "Feature: Fake
+  Scenario: Test 1.1 - Two roles
+    Given the test environment is initialized
+    And the 'reader' process creates buffer 'fake' with default config
+    And the 'writer' process connects to buffer 'fake'
+    Then the 'reader' process should read frame with data 'x'
+";
+
+const ERROR: &str = "fake serve: failed on purpose";
+
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `python` and `rust` are the fake serve with these `FAKE_SERVE_FAIL` rules; `features`
+    /// is the temporary feature file unless given.
+    fn new(python_fails: &str, rust_fails: &str, features: Option<&Path>) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let features = match features {
+            Some(path) => path.to_path_buf(),
+            None => {
+                let path = dir.path().join("features");
+                std::fs::create_dir(&path).unwrap();
+                std::fs::write(path.join("01-Fake.feature"), FEATURE).unwrap();
+                path
+            }
+        };
+        let serve = env!("CARGO_BIN_EXE_harmony-fake-serve");
+        let platform = |fails: &str| {
+            serde_json::json!({
+                "executable": serve, "arguments": "",
+                "environmentVariables": {"FAKE_SERVE_FAIL": fails},
+            })
+        };
+        let config = serde_json::json!({
+            "platforms": {"python": platform(python_fails), "rust": platform(rust_fails)},
+            "featuresPath": features,
+        });
+        std::fs::write(dir.path().join("harmony-config.json"), config.to_string()).unwrap();
+        Fixture { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Runs `python_rust` on `scenario` with `expected` as the list.
+    fn run(&self, scenario: &str, expected: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_harmony"))
+            .current_dir(self.dir.path())
+            .env_remove("ZEROBUFFER_SERVE_PYTHON")
+            .env_remove("ZEROBUFFER_SERVE_RUST")
+            .arg("python_rust")
+            .args(["--filter", scenario])
+            .arg("--config")
+            .arg(self.path("harmony-config.json"))
+            .arg("--expected-failures")
+            .arg(expected)
+            .arg("--out-dir")
+            .arg(self.path("out"))
+            .output()
+            .unwrap()
+    }
+
+    /// Writes `entries` as the list and runs Test 1.1.
+    fn run_with(&self, entries: &str) -> Output {
+        let list = self.path("expected-failures.toml");
+        std::fs::write(&list, entries).unwrap();
+        self.run("1.1", &list)
+    }
+
+    fn report(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path("out").join(name)).unwrap()
+    }
+}
+
+fn entry(role: &str, platform: &str, step: &str) -> String {
+    format!(
+        "[[failure]]\ncombination = \"python_rust\"\nscenario = \"1.1\"\nplatform = \"{platform}\"\n\
+         role = \"{role}\"\nstep = \"{step}\"\nerror = \"on purpose\"\nreason = \"a peer defect\"\n"
+    )
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A FAIL saying it failed differently, in the output and in every report.
+fn assert_failed_differently(fixture: &Fixture, out: &Output, actual: &str) {
+    let all = text(out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL  python/rust | Test 1.1"), "{all}");
+    assert!(
+        stdout.contains("failed differently than expected: expected "),
+        "{all}"
+    );
+    assert!(stdout.contains(actual), "{actual} in {all}");
+    for report in ["junit.xml", "results.json", "matrix.md"] {
+        let report = fixture.report(report);
+        assert!(
+            report.contains("failed differently than expected"),
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn a_listed_scenario_failing_at_another_step_fails_differently() {
+    let fixture = Fixture::new("creates buffer", "none", None);
+    let out = fixture.run_with(&entry("reader", "python", "should read frame"));
+    assert_failed_differently(
+        &fixture,
+        &out,
+        "actual reader on python, step \"the 'reader' process creates buffer 'fake' with default config\"",
+    );
+}
+
+#[test]
+fn a_listed_step_failing_in_another_role_and_platform_fails_differently() {
+    // The first step is a broadcast: only the writer (rust) fails it.
+    let fixture = Fixture::new("none", "environment", None);
+    let out = fixture.run_with(&entry("reader", "python", "environment is initialized"));
+    let actual = format!(
+        "actual writer on rust, step \"the test environment is initialized\", error \"{ERROR}\""
+    );
+    assert_failed_differently(&fixture, &out, &actual);
+    let results: serde_json::Value = serde_json::from_str(&fixture.report("results.json")).unwrap();
+    assert_eq!(
+        results["results"][0]["failure"],
+        serde_json::json!({
+            "step": "the test environment is initialized",
+            "roles": [{"role": "writer", "platform": "rust", "error": ERROR}],
+        })
+    );
+}
+
+#[test]
+fn failing_exactly_as_listed_is_xfail() {
+    let fixture = Fixture::new("should read frame", "none", None);
+    let out = fixture.run_with(&entry("reader", "python", "should read frame"));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("XFAIL python/rust | Test 1.1 - Two roles"),
+        "{all}"
+    );
+    assert!(fixture.report("results.json").contains("\"xfail\": 1"));
+}
+
+#[test]
+fn an_intermittent_entry_is_pinned_too() {
+    let flaky = entry("reader", "python", "should read frame") + "intermittent = true\n";
+    let fixture = Fixture::new("creates buffer", "none", None);
+    assert_failed_differently(
+        &fixture,
+        &fixture.run_with(&flaky),
+        "actual reader on python",
+    );
+    let fixture = Fixture::new("none", "none", None);
+    let out = fixture.run_with(&flaky);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("PASS  python/rust | Test 1.1"));
+}
+
+#[test]
+fn the_loader_refuses_an_entry_without_step_naming_its_line() {
+    let fixture = Fixture::new("none", "none", None);
+    let good = entry("reader", "python", "should read frame");
+    let bad = good.replace("step = \"should read frame\"\n", "");
+    let out = fixture.run_with(&format!("# known failures\n\n{good}\n{bad}"));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("entry 2 (line 12): missing field `step`"),
+        "{all}"
+    );
+    assert!(out.stdout.is_empty(), "nothing runs: {all}");
+}
+
+/// The regression this guards against: our serve failing every step of a scenario the real
+/// list expects to fail because of the Python peer.
+#[test]
+fn our_serve_failing_every_step_is_never_excused_by_the_real_list() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let fixture = Fixture::new("none", "all", Some(&root.join("features")));
+    let out = fixture.run("3.1", &root.join("conformance/expected-failures.toml"));
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("failed differently than expected"),
+        "{all}"
+    );
+}
