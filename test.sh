@@ -6,6 +6,8 @@
 #   ./test.sh "13.*"              a group;  ./test.sh 1.1,4.2  a list
 #   ./test.sh --features DIR [FILTER]   another directory of feature files in the same vocabulary
 #                                 (also cross-process: ./test.sh rust --features DIR [FILTER])
+#   ./test.sh --expected-failures FILE ...   known failures (harmony's format; in-process
+#                                 entries use combination "in-process")
 #   ./test.sh -v ...              show step logs (tracing at debug level, on stderr)
 #   ./test.sh rust_python [FILTER]   cross-process, through harmony: one serve process per role,
 #                                 roles sorted (reader/client first) take the platforms in order
@@ -25,11 +27,14 @@ combination=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help)
-            sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
         --features)
             [ $# -ge 2 ] || { echo "test.sh: --features needs a directory" >&2; exit 2; }
             args+=("--features" "$(cd "$2" && pwd)"); shift 2 ;;
+        --expected-failures)
+            [ $# -ge 2 ] || { echo "test.sh: --expected-failures needs a file" >&2; exit 2; }
+            args+=("--expected-failures" "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift 2 ;;
         -v|--verbose)
             args+=("-v"); shift ;;
         [0-9]*)
@@ -55,9 +60,9 @@ if [ -n "$combination" ]; then
     for a in "${args[@]}"; do
         case "$a" in
             -v) verbose="-v" ;;
-            --features) next_is_features=1 ;;
-            *) if [ -n "${next_is_features:-}" ]; then
-                   harmony_args+=("--features" "$a"); next_is_features=""
+            --features|--expected-failures) option="$a" ;;
+            *) if [ -n "${option:-}" ]; then
+                   harmony_args+=("$option" "$a"); option=""
                else
                    harmony_args+=("--filter" "$a")
                fi ;;

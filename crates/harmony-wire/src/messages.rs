@@ -170,26 +170,28 @@ impl LogEntry {
         serde_json::to_value(self).expect("a log record always serialises")
     }
 
+    /// Reads a log record. A log informs, it never decides a verdict: a level that is no
+    /// number 0..=6 and no LogLevel name (`"INFO"`, which older serves send) is read as
+    /// Information rather than failing the step it came with.
     pub fn from_json(value: &Value) -> Result<Self, String> {
         let o = object(value, "a log record")?;
         let level = match field(o, "Level") {
-            None | Some(Value::Null) => 2,
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .filter(|n| *n < 7)
-                .map(|n| n as u8)
-                .ok_or_else(|| format!("log Level {n} is not 0..=6"))?,
+            Some(Value::Number(n)) => n.as_u64().filter(|n| *n < 7).map(|n| n as u8),
             Some(Value::String(s)) => LEVELS
                 .iter()
                 .position(|l| l.eq_ignore_ascii_case(s))
-                .map(|i| i as u8)
-                .ok_or_else(|| format!("log Level {s:?} is not a LogLevel name"))?,
-            Some(other) => return Err(format!("log Level must be a number, not {other}")),
+                .map(|i| i as u8),
+            _ => None,
+        };
+        let text = |key| match field(o, key) {
+            Some(Value::String(s)) => s.clone(),
+            None | Some(Value::Null) => String::new(),
+            Some(other) => other.to_string(),
         };
         Ok(LogEntry {
-            timestamp: optional_string(o, "Timestamp")?.unwrap_or_default(),
-            level,
-            message: optional_string(o, "Message")?.unwrap_or_default(),
+            timestamp: text("Timestamp"),
+            level: level.unwrap_or(2),
+            message: text("Message"),
         })
     }
 

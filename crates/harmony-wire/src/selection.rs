@@ -74,9 +74,14 @@ impl Filter {
         if self.0.is_empty() {
             return true;
         }
-        let Some(id) = scenario_number(title) else {
-            return false;
-        };
+        scenario_number(title).is_some_and(|id| self.selects_number(id))
+    }
+
+    /// Whether scenario `N.M` is selected.
+    pub fn selects_number(&self, id: &str) -> bool {
+        if self.0.is_empty() {
+            return true;
+        }
         let major = id.split('.').next().unwrap_or_default();
         self.0.iter().any(|w| match w {
             Wanted::Exact(e) => e == id,

@@ -7,14 +7,16 @@ mod load;
 
 pub use load::{load, parse};
 
+use harmony_wire::Filter;
+
 use crate::failure::{RoleFailure, StepFailure};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedFailure {
     /// A combination name (`python_rust`), or `*` for every combination.
     pub combination: String,
-    /// A scenario number (`2.2`) or group (`4.*`).
-    pub scenario: String,
+    /// A scenario number (`2.2`), a group (`4.*`), or a list: the runners' filter.
+    pub scenario: Filter,
     /// The platform of the failing role, exactly.
     pub platform: String,
     /// The failing role, exactly.
@@ -35,10 +37,7 @@ impl ExpectedFailure {
     /// Whether this entry is about `scenario_number` under `combination`.
     pub fn covers(&self, combination: &str, scenario_number: &str) -> bool {
         (self.combination == "*" || self.combination == combination)
-            && match self.scenario.strip_suffix('*') {
-                Some(prefix) => scenario_number.starts_with(prefix),
-                None => self.scenario == scenario_number,
-            }
+            && self.scenario.selects_number(scenario_number)
     }
 
     /// Whether `failure` of `step` is exactly what this entry expects.
@@ -149,7 +148,7 @@ mod tests {
     fn entry(role: &str, platform: &str, step: &str, error: &str) -> ExpectedFailure {
         ExpectedFailure {
             combination: "python_rust".into(),
-            scenario: "3.1".into(),
+            scenario: "3.1".parse().unwrap(),
             platform: platform.into(),
             role: role.into(),
             step: step.into(),
@@ -267,7 +266,7 @@ mod tests {
         let got = failed("x", &[("reader", "python", "y")]);
         assert_eq!(judge(&list, "rust", "3.1", Some(&got)), Verdict::Fail);
         let mut any = entry("reader", "python", "x", "y");
-        (any.combination, any.scenario) = ("*".into(), "3.*".into());
+        (any.combination, any.scenario) = ("*".into(), "3.*".parse().unwrap());
         let any = [any];
         assert!(matches!(
             judge(&any, "python", "3.10", Some(&got)),

@@ -6,6 +6,9 @@ use serde::Serialize;
 
 /// The `step` of a failure before the first step ran (spawn, `health`, `initialize`).
 pub const START: &str = "(start)";
+/// The step of a failure that showed only when the scenario ended (a serve's `cleanup`
+/// reported a background job's error).
+pub const END: &str = "(end of scenario)";
 
 /// One role's part in a failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

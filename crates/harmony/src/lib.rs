@@ -11,6 +11,7 @@ pub mod expected;
 pub mod failure;
 pub mod features;
 pub mod framing;
+pub mod leftovers;
 pub mod report;
 pub mod run_id;
 pub mod scenario;

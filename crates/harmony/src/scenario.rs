@@ -17,8 +17,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+use harmony_wire::{StepRequest, StepResponse};
+
 use crate::config::Platform;
 use crate::failure::{self, Fault, RoleFailure, StepFailure};
+pub use crate::leftovers::leftovers;
 use crate::routing::RoutedStep;
 use crate::serve_process::{CallError, ServeProcess};
 use crate::special::{special, Special};
@@ -198,6 +201,11 @@ pub fn run(
             }
         }
     }
+    if failed.is_none() {
+        failed = end_scenario(&mut roles, options)
+            .err()
+            .map(|fault| fault.at(failure::END));
+    }
     let (outcome, failure) = match failed {
         Some((message, failure)) => (Err(message), Some(failure)),
         None => (Ok(()), None),
@@ -225,6 +233,48 @@ pub fn run(
         duration: started.elapsed(),
     }
 }
+
+/// Asks every live serve to end the scenario (`cleanup`), so work that fails only at its end
+/// (a background job) fails it here too, as it does in-process. A serve without `cleanup`
+/// (-32601) has nothing to report; upstream serves answer `null`.
+fn end_scenario(roles: &mut [Role], options: &RunOptions) -> Result<(), Fault> {
+    let mut errors: Vec<Fault> = Vec::new();
+    for role in roles.iter_mut().filter(|r| r.ended_by.is_none()) {
+        let reply = match call(role, "cleanup", json!([]), options) {
+            Ok(reply) => reply,
+            Err(fault) => {
+                errors.push(fault);
+                continue;
+            }
+        };
+        let Some(error) = reply.get("error") else {
+            continue;
+        };
+        if error.get("code").and_then(Value::as_i64) == Some(METHOD_NOT_FOUND) {
+            continue;
+        }
+        let text = lookup(error, "message");
+        let text = text
+            .as_str()
+            .map_or_else(|| error.to_string(), str::to_owned);
+        let message = format!("{} [{}] at the end: {text}", role.name, role.platform.name);
+        errors.push(Fault::one(
+            RoleFailure::new(&role.name, &role.platform.name, text),
+            message,
+        ));
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let messages: Vec<&str> = errors.iter().map(|f| f.message.as_str()).collect();
+    Err(Fault {
+        message: format!("The scenario ended with errors: {}", messages.join(", ")),
+        roles: errors.into_iter().flat_map(|f| f.roles).collect(),
+    })
+}
+
+/// JSON-RPC's "method not found".
+const METHOD_NOT_FOUND: i64 = -32601;
 
 fn start(
     assignment: &[(String, Platform)],
@@ -447,10 +497,14 @@ fn execute(
             errors.push(gone(role, how));
             continue;
         }
-        let params = json!([{
-            "Process": role.name, "StepType": step.step_type, "Step": step.text,
-            "Parameters": step.parameters.to_json(), "Context": {}, "IsBroadcast": broadcast,
-        }]);
+        let request = StepRequest {
+            process: Some(role.name.clone()),
+            step_type: Some(step.step_type),
+            step: step.text.clone(),
+            parameters: step.parameters.clone(),
+            is_broadcast: broadcast,
+        };
+        let params = json!([request.to_json()]);
         match role.serve.request("executeStep", params) {
             Ok(id) => sent.push((index, id)),
             Err(e) => errors.push(call_failure(role, e, options)),
@@ -489,21 +543,22 @@ fn execute(
                 )
             })?;
         }
-        for log in lookup(result, "logs").as_array().into_iter().flatten() {
+        let response = StepResponse::from_json(result).unwrap_or_else(|e| StepResponse {
+            success: false,
+            error: Some(format!("the serve's answer is malformed: {e}: {result}")),
+            logs: Vec::new(),
+        });
+        for log in &response.logs {
             tracing::debug!(
                 "[{}:{}] [{}] {}",
                 role.platform.name,
                 role.name,
-                lookup(log, "level"),
-                lookup(log, "message").as_str().unwrap_or_default()
+                log.level_name(),
+                log.message
             );
         }
-        if lookup(result, "success") != json!(true) {
-            let error = lookup(result, "error");
-            let text = error
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or(error.to_string());
+        if !response.success {
+            let text = response.error.unwrap_or_else(|| "(no error text)".into());
             let message = format!(
                 "{} [{}] {:?}: {text}",
                 role.name, role.platform.name, step.text
@@ -526,24 +581,4 @@ fn execute(
         message: format!("{lead}: {}", messages.join(", ")),
         roles: errors.into_iter().flat_map(|f| f.roles).collect(),
     })
-}
-
-/// Shared-memory objects and lock files whose name carries `suffix` (`_<host>_<feature>`).
-pub fn leftovers(suffix: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for dir in ["/dev/shm", "/tmp/zerobuffer", "/tmp/zerobuffer/locks"] {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.contains(&format!("{suffix}_"))
-                || name.contains(&format!("{suffix}."))
-                || name.ends_with(suffix)
-            {
-                found.push(format!("{dir}/{name}"));
-            }
-        }
-    }
-    found
 }

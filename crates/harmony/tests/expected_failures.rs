@@ -56,7 +56,13 @@ impl Fixture {
 
     /// Runs `python_rust` on `scenario` with `expected` as the list.
     fn run(&self, scenario: &str, expected: &Path) -> Output {
+        self.run_env(scenario, expected, &[])
+    }
+
+    /// The same, with extra environment for both serves.
+    fn run_env(&self, scenario: &str, expected: &Path, env: &[(&str, &str)]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_harmony"))
+            .envs(env.iter().copied())
             .current_dir(self.dir.path())
             .env_remove("ZEROBUFFER_SERVE_PYTHON")
             .env_remove("ZEROBUFFER_SERVE_RUST")
@@ -206,4 +212,22 @@ fn our_serve_failing_every_step_is_never_excused_by_the_real_list() {
         String::from_utf8_lossy(&out.stdout).contains("failed differently than expected"),
         "{all}"
     );
+}
+
+#[test]
+fn a_failure_that_shows_only_at_the_end_fails_the_scenario() {
+    let fixture = Fixture::new("none", "none", None);
+    let list = fixture.path("expected-failures.toml");
+    std::fs::write(&list, "").unwrap();
+    let why = "background work failed: 'writer': job died";
+    let out = fixture.run_env("1.1", &list, &[("FAKE_SERVE_CLEANUP_ERROR", why)]);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("ended with errors") && all.contains(why),
+        "{all}"
+    );
+    // Without the error the same run passes: the steps themselves are fine.
+    let out = fixture.run("1.1", &list);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }

@@ -5,6 +5,7 @@ use std::ops::Range;
 use std::path::Path;
 
 use anyhow::{bail, Context as _, Result};
+use harmony_wire::Filter;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -101,6 +102,9 @@ fn check(raw: Raw, entry: usize, line: usize) -> Result<ExpectedFailure> {
     }
     let [combination, scenario, platform, role, step, error, reason] =
         fields.map(|(_, v)| v.unwrap_or_default());
+    let scenario: Filter = scenario
+        .parse()
+        .map_err(|e| anyhow::anyhow!("{at}: field `scenario`: {e}"))?;
     Ok(ExpectedFailure {
         combination,
         scenario,

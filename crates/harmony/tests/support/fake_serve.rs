@@ -3,7 +3,9 @@
 //! It answers `health` and `initialize` with `true` and every `executeStep` with
 //! `Success:false`, error `$FAKE_SERVE_ERROR` (default below), as `FAKE_SERVE_FAIL=all` (or
 //! unset) says; `FAKE_SERVE_FAIL=none` passes every step, `FAKE_SERVE_FAIL=TEXT` fails only
-//! the steps whose text contains TEXT. `shutdown` exits 0, stdin EOF too.
+//! the steps whose text contains TEXT. `cleanup` answers error -32000 with
+//! `$FAKE_SERVE_CLEANUP_ERROR` when that is set (a failure seen only at the end), else
+//! `null`. `shutdown` exits 0, stdin EOF too.
 
 use std::io::{BufReader, Write};
 
@@ -34,6 +36,7 @@ fn step_text(params: &Value) -> String {
 fn main() {
     let rule = std::env::var("FAKE_SERVE_FAIL").ok();
     let error = std::env::var("FAKE_SERVE_ERROR").unwrap_or_else(|_| DEFAULT_ERROR.into());
+    let cleanup_error = std::env::var("FAKE_SERVE_CLEANUP_ERROR").ok();
     let mut input = BufReader::new(std::io::stdin().lock());
     let mut output = std::io::stdout().lock();
     loop {
@@ -63,7 +66,11 @@ fn main() {
                     "Logs": [],
                 }))
             }
-            "shutdown" | "cleanup" => Ok(Value::Null),
+            "cleanup" => match &cleanup_error {
+                Some(text) => Err(json!({"code": -32000, "message": text})),
+                None => Ok(Value::Null),
+            },
+            "shutdown" => Ok(Value::Null),
             "crash" => std::process::abort(),
             _ => Err(json!({"code": -32601, "message": format!("Unknown method: {method}")})),
         };

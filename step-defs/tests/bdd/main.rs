@@ -8,8 +8,12 @@
 //! polls every scenario on one task, so concurrency would only interleave waits; unique buffer
 //! names (see `naming.rs`) keep even concurrent runs of the suite apart. Scenarios tagged for
 //! another platform or needing what a test host does not have are reported as skipped with
-//! their reason. Writes JUnit XML to `target/bdd/junit.xml` and ends with the plain line
+//! their reason. Writes JUnit XML to `target/bdd/junit.xml`, Cucumber JSON to
+//! `target/bdd/cucumber.json` (for any Cucumber report viewer), and ends with the plain line
 //! `N passed, N failed, N skipped`.
+
+mod outcomes;
+mod verdicts;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +31,8 @@ static ALLOCATOR: CountingAllocator = CountingAllocator;
 struct Options {
     filter: Filter,
     features: PathBuf,
+    /// Known failures (harmony's format, combination `in-process`); none by default.
+    expected_failures: Option<PathBuf>,
     verbose: bool,
 }
 
@@ -35,6 +41,7 @@ fn parse_args() -> Result<Options, String> {
     let mut options = Options {
         filter: Filter::default(),
         features: root.join("features"),
+        expected_failures: None,
         verbose: false,
     };
     let mut args = std::env::args().skip(1);
@@ -43,6 +50,10 @@ fn parse_args() -> Result<Options, String> {
             "--features" => {
                 let dir = args.next().ok_or("--features needs a directory")?;
                 options.features = PathBuf::from(dir);
+            }
+            "--expected-failures" => {
+                let file = args.next().ok_or("--expected-failures needs a file")?;
+                options.expected_failures = Some(PathBuf::from(file));
             }
             "-v" | "--verbose" => options.verbose = true,
             // Flags cargo's test harness protocol may pass; they mean nothing here.
@@ -101,11 +112,44 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let expected = match &options.expected_failures {
+        None => Vec::new(),
+        Some(path) => match harmony::expected::load(path) {
+            Ok(list) => list,
+            Err(e) => {
+                eprintln!("bdd: {e:#}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let routed = match harmony::features::load_dir(&options.features) {
+        Ok(routed) => routed,
+        Err(e) => {
+            eprintln!("bdd: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let (passed, failed, ran_none) = runtime.block_on(run(&options));
+    let report = runtime.block_on(run(&options));
+    let outcomes = outcomes::load(&report.json, &routed);
+    put_in_place(&report.json, &report.json.with_file_name("cucumber.json"));
+    let outcomes = match outcomes {
+        Ok(outcomes) => outcomes,
+        Err(e) => {
+            eprintln!("bdd: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let tally = verdicts::judge(&outcomes, &expected);
+    for line in &tally.lines {
+        println!("{line}");
+    }
+    // Parse errors have no scenario of their own; count them as failures.
+    let (passed, failed) = (tally.passed, tally.failed + report.parsing_errors);
+    let ran_none = outcomes.is_empty();
     for (name, reason) in &skipped {
         println!("SKIPPED {name}: {reason}");
     }
@@ -113,6 +157,12 @@ fn main() -> ExitCode {
         println!("no scenario matches {:?}", options.filter.to_string());
         println!("0 passed, 1 failed, 0 skipped");
         return ExitCode::FAILURE;
+    }
+    if tally.xfail + tally.xpass > 0 {
+        println!(
+            "({} expected failures, {} unexpected passes, counted as passed)",
+            tally.xfail, tally.xpass
+        );
     }
     println!(
         "{passed} passed, {failed} failed, {} skipped",
@@ -125,13 +175,21 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(options: &Options) -> (usize, usize, bool) {
+/// Where a run's reports are, and what has no scenario of its own.
+struct Report {
+    json: PathBuf,
+    parsing_errors: usize,
+}
+
+async fn run(options: &Options) -> Report {
     let junit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bdd");
     std::fs::create_dir_all(&junit_dir).expect("create target/bdd");
-    // Written under a name of our own and renamed at the end, so overlapping runs of the
-    // suite cannot mix their reports (the counts below come from this file).
+    // Written under names of this run's own (see `put_in_place`); the verdicts come from
+    // the Cucumber JSON report.
     let own_report = junit_dir.join(format!("junit-{}.xml", std::process::id()));
     let junit = std::fs::File::create(&own_report).expect("create the JUnit report");
+    let own_json = junit_dir.join(format!("cucumber-{}.json", std::process::id()));
+    let json = std::fs::File::create(&own_json).expect("create the Cucumber JSON report");
     let filter = options.filter.clone();
     let result = ZbWorld::cucumber()
         .max_concurrent_scenarios(1)
@@ -149,6 +207,7 @@ async fn run(options: &Options) -> (usize, usize, bool) {
             writer::Basic::stdout()
                 .summarized()
                 .tee::<ZbWorld, _>(writer::JUnit::for_tee(junit, 0))
+                .tee::<ZbWorld, _>(writer::Json::for_tee(json))
                 .normalized(),
         )
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
@@ -156,31 +215,19 @@ async fn run(options: &Options) -> (usize, usize, bool) {
             filter.selects(&scenario.name) && skip_reason(feature, scenario).is_none()
         })
         .await;
-    let (total, passed) = count_junit_cases(&own_report);
-    if let Err(e) = std::fs::rename(&own_report, junit_dir.join("junit.xml")) {
-        eprintln!("bdd: cannot move the JUnit report into place: {e}");
+    put_in_place(&own_report, &junit_dir.join("junit.xml"));
+    Report {
+        json: own_json,
+        parsing_errors: result.parsing_errors(),
     }
-    // Parse and hook errors have no test case of their own; count them as failures.
-    let failed = total - passed + result.parsing_errors() + result.hook_errors();
-    (passed, failed, total == 0)
 }
 
-/// Scenarios in the JUnit report, and how many of them passed (no failure, error or skip).
-fn count_junit_cases(path: &std::path::Path) -> (usize, usize) {
-    let xml = std::fs::read_to_string(path).unwrap_or_default();
-    let mut total = 0;
-    let mut passed = 0;
-    for case in xml.split("<testcase").skip(1) {
-        let body = case.split("</testcase>").next().unwrap_or(case);
-        total += 1;
-        if !["<failure", "<error", "<skipped"]
-            .iter()
-            .any(|t| body.contains(t))
-        {
-            passed += 1;
-        }
+/// Reports are written under a name of this run's own and renamed when done, so overlapping
+/// runs of the suite cannot mix them.
+fn put_in_place(own: &std::path::Path, place: &std::path::Path) {
+    if let Err(e) = std::fs::rename(own, place) {
+        eprintln!("bdd: cannot move {} into place: {e}", place.display());
     }
-    (total, passed)
 }
 
 fn tracing_subscriber_init(level: &str) {
