@@ -291,7 +291,8 @@ async fn run_step(
 fn candidate_texts(call: &StepCall) -> Vec<String> {
     let mut texts = vec![call.text.clone()];
     if let Some(process) = call.process.as_deref().filter(|p| !p.is_empty()) {
-        if !call.text.starts_with("the '") {
+        // The same extraction rules as the orchestrator's routing (harmony-wire).
+        if harmony_wire::routing::extract_process(&call.text).is_none() {
             texts.push(format!("the '{process}' process {}", call.text));
         }
     }
