@@ -58,7 +58,7 @@ Feature: Basic communication between a reader and a writer
 
   Scenario: Test 1.6 - Slow Reader With Fast Writer
     # About 9 frames fit in the ring; the writer works in the background while the reader lags.
-    Given the 'reader' process creates buffer 'test-slow' with metadata size '1024' and payload size '10240'
+    Given the 'reader' process creates buffer 'test-slow' with metadata size '64' and payload size '10240'
     When the 'writer' process connects to buffer 'test-slow'
     And the 'writer' process writes '20' frames of size '1024' as fast as possible
     And the 'reader' process reads frames with '100' ms delay between each read
@@ -69,7 +69,7 @@ Feature: Basic communication between a reader and a writer
   Scenario: Test 1.7 - Slow Reader With Fast Writer High Volume
     # Thousands of wrap-arounds under full contention: the regression test for the writer's
     # wrap-around free-space rule (protocol.md §12.1).
-    Given the 'reader' process creates buffer 'test-volume' with metadata size '1024' and payload size '10240'
+    Given the 'reader' process creates buffer 'test-volume' with metadata size '64' and payload size '10240'
     When the 'writer' process connects to buffer 'test-volume'
     And the 'writer' process writes '5000' frames of size '1024' as fast as possible
     And the 'reader' process reads frames with '0' ms delay between each read

@@ -16,13 +16,14 @@ Feature: System resources
     And the shared memory should be cleaned up
     And no resources should be leaked
 
+  @diverges
   Scenario: Test 7.2 - System Resource Exhaustion
+    # Diverges: one step more, the last: a failed creation must not leave its lock file or
+    # anything else behind.
     # Exhausting the host's shared-memory limits would disturb everything else on the machine.
     # Instead this process's descriptor limit (RLIMIT_NOFILE) is lowered until one descriptor is
     # left: the new buffer's lock file takes it and creating the segment fails with EMFILE. The
     # limit is restored right after the attempt.
-    # The last step is not in the upstream scenario: a failed creation must not leave its lock
-    # file or anything else behind.
     Given create maximum allowed shared memory segments
     When attempt to create one more buffer 'test-exhaustion'
     Then the creation should fail with system error
@@ -40,9 +41,12 @@ Feature: System resources
     And all fields should be fully visible
     And no partially visible writes should occur
 
+  @diverges
   Scenario: Test 7.4 - Pattern Validation
-    # Upstream creates this buffer "with default config" (1 KiB metadata, 10 KiB payload), where
-    # the 1 MiB and 10 MiB frames can never fit; a 16 MiB payload holds all four frames at once.
+    # Diverges in the buffer: the shared scenario creates it "with default config" (1 KiB
+    # metadata, 10 KiB payload), where the 1 MiB and 10 MiB frames can never fit; a 16 MiB
+    # payload holds all four frames at once. The reader's check knows the four sizes and takes
+    # exactly those frames, in order.
     Given the 'reader' process creates buffer 'test-pattern' with metadata size '1024' and payload size '16777216'
     When the 'writer' process connects to buffer 'test-pattern'
     And the 'writer' process writes frame with size '1' using incrementing pattern

@@ -1,6 +1,7 @@
 //! Group L of steps.md (feature 10, advanced error handling): a creation that fails at sem-w,
-//! header corruptions and the reader's reaction to each, peer death during a write and during
-//! a blocked read, semaphore exhaustion, and permissions between OS users.
+//! header corruptions and the reader's reaction to each (10.2, in [`headers`]), peer death
+//! during a write and during a blocked read, semaphore exhaustion, and permissions between OS
+//! users.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
@@ -8,13 +9,10 @@ use std::time::{Duration, Instant};
 
 use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
-use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{fill_frame_data, frame_data};
 use zerobuffer::testing::NamedSemaphore;
-use zerobuffer::testing::RawBuffer;
-use zerobuffer::{Error, Reader, Writer};
+use zerobuffer::{Error, Writer};
 
 use super::basic::{create_buffer, write_with_timeout, DEFAULT_CONFIG};
 use super::num;
@@ -25,6 +23,8 @@ use super::resources::{
 };
 use crate::pending::PendingWrite;
 use crate::world::{ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
+
+mod headers;
 
 // ---- 10.1 Partial initialization failures ----------------------------------------------------
 
@@ -89,155 +89,6 @@ fn verify_no_resources_leaked(world: &mut ZbWorld) -> Result<()> {
         }
     }
     ensure_nothing_left(&attempt.name)
-}
-
-// ---- 10.2 Invalid frame header variations ----------------------------------------------------
-
-#[when(regex = r"^the '([^']*)' process writes valid frame$")]
-fn writes_valid_frame(world: &mut ZbWorld, process: String) -> Result<()> {
-    let sequence = world.process(&process).with_writer(|w| -> Result<u64> {
-        let mut slot = w.get_frame_buffer(1024)?;
-        let sequence = slot.sequence();
-        fill_frame_data(&mut slot, sequence);
-        Ok(slot.commit())
-    })??;
-    tracing::debug!(sequence, "valid frame written");
-    Ok(())
-}
-
-/// One header corruption and the reader error it must cause.
-struct Corruption {
-    name: &'static str,
-    expected: &'static str,
-    /// The corrupted header, from the valid one and the ring's payload size and position.
-    corrupt: fn(FrameHeader, u64, u64) -> FrameHeader,
-    check: fn(&Error) -> bool,
-}
-
-/// The rows of 10.2's table, built in because Harmony never sends tables (steps.md §0.2). The
-/// v1 frame header has no magic field: the "magic" row becomes a header of garbage, which the
-/// sequence check (done first, protocol.md §3.6) catches.
-const CORRUPTIONS: [Corruption; 4] = [
-    Corruption {
-        name: "payload_size beyond the ring",
-        expected: "invalid frame header",
-        corrupt: |h, ring, _| FrameHeader {
-            payload_size: ring + 1,
-            ..h
-        },
-        check: |e| matches!(e, Error::InvalidFrameHeader(_)),
-    },
-    Corruption {
-        name: "payload_size past the ring end",
-        expected: "invalid frame header",
-        corrupt: |h, ring, pos| FrameHeader {
-            payload_size: ring - pos - 16 + 1,
-            ..h
-        },
-        check: |e| matches!(e, Error::InvalidFrameHeader(_)),
-    },
-    Corruption {
-        name: "sequence number skipped",
-        expected: "sequence error",
-        corrupt: |h, _, _| FrameHeader {
-            sequence: h.sequence + 1,
-            ..h
-        },
-        check: |e| {
-            matches!(
-                e,
-                Error::Sequence {
-                    expected: 2,
-                    got: 3
-                }
-            )
-        },
-    },
-    Corruption {
-        name: "garbage header",
-        expected: "sequence error",
-        corrupt: |_, _, _| FrameHeader {
-            payload_size: u64::MAX,
-            sequence: u64::MAX,
-        },
-        check: |e| {
-            matches!(
-                e,
-                Error::Sequence {
-                    expected: 2,
-                    got: u64::MAX
-                }
-            )
-        },
-    },
-];
-
-/// Runs one corruption on a fresh buffer of this process: frame 1 is read intact, frame 2's
-/// header is corrupted in shared memory, and the read of frame 2 must fail as expected without
-/// moving the reader past the bad header. (A reader that met a bad header cannot go on, so
-/// every row needs its own buffer.)
-fn check_corruption(name: &str, row: &Corruption) -> Result<()> {
-    let reader = Reader::create(name, DEFAULT_CONFIG)?;
-    let mut writer = Writer::connect(name)?;
-    writer.write_frame(&frame_data(1024, 1))?;
-    drop(reader.read_frame(READ_TIMEOUT).context("reading frame 1")?);
-    writer.write_frame(&frame_data(1024, 2))?;
-    let before = reader.oieb_snapshot();
-    let raw = RawBuffer::open(name)?;
-    let pos = before.payload_read_pos;
-    let header = raw.frame_header(pos);
-    ensure!(
-        header.sequence == 2,
-        "frame 2 is not at the read position {pos}"
-    );
-    raw.set_frame_header(pos, (row.corrupt)(header, before.payload_size, pos));
-    match reader.read_frame(READ_TIMEOUT) {
-        Ok(frame) => bail!(
-            "the corrupted frame was read ({} bytes, sequence {})",
-            frame.len(),
-            frame.sequence()
-        ),
-        Err(e) if (row.check)(&e) => {}
-        Err(e) => bail!("expected {}, got: {e}", row.expected),
-    }
-    let after = reader.oieb_snapshot();
-    ensure!(
-        after.payload_read_pos == pos && after.payload_read_count == before.payload_read_count,
-        "the reader moved past the bad header (read position {pos} → {})",
-        after.payload_read_pos
-    );
-    Ok(())
-}
-
-#[then(regex = r"^test multiple corruption scenarios:$")]
-fn multiple_corruption_scenarios(world: &mut ZbWorld, step: &Step) -> Result<()> {
-    // A table in the feature file documents the rows; it must match the built-in ones.
-    if let Some(table) = &step.table {
-        let rows: Vec<(String, String)> = table
-            .rows
-            .iter()
-            .skip(1)
-            .map(|r| (r[0].clone(), r.get(1).cloned().unwrap_or_default()))
-            .collect();
-        let built_in: Vec<(String, String)> = CORRUPTIONS
-            .iter()
-            .map(|c| (c.name.to_owned(), c.expected.to_owned()))
-            .collect();
-        ensure!(
-            rows == built_in,
-            "the table differs from the built-in rows {built_in:?}"
-        );
-    }
-    world.current()?.writer()?;
-    let mut failures = Vec::new();
-    for (i, row) in CORRUPTIONS.iter().enumerate() {
-        let name = world.buffer_name(&format!("header-variation-{i}"));
-        if let Err(e) = check_corruption(&name, row) {
-            failures.push(format!("{}: {e}", row.name));
-        }
-    }
-    ensure!(failures.is_empty(), "{}", failures.join("; "));
-    Ok(())
 }
 
 // ---- 10.3 Reader death during active write ---------------------------------------------------

@@ -1,9 +1,10 @@
 //! Groups A–C of steps.md: harness and background steps, crash steps, buffer creation and
-//! connection, and the core frame write/read/validate steps of feature 01.
+//! connection, and the core frame write/read/validate steps of feature 01. The streaming steps
+//! of 1.6 and 1.7 are in [`stream`]; what each write and read did to the OIEB in [`access`].
 
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
@@ -16,10 +17,25 @@ use super::num;
 use crate::pending::PendingWrite;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
+pub(crate) mod access;
+mod stream;
+
+pub(crate) use stream::{read_stream, spawn_seeded_stream};
+
 /// The configuration of "with default config": the C# reference's 1 KiB metadata, 10 KiB ring.
 pub(crate) const DEFAULT_CONFIG: BufferConfig = BufferConfig::new(1024, 10240);
 /// Write timeout of the steps that fill a buffer until a write times out.
 const FULL_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// `error`'s message with the one below it: an error that wraps another with a label only
+/// ("row 2 (…)", "background job 'x'") shows its cause too. (The step errors below it carry
+/// their own causes in their messages, see [`crate::explain`].)
+pub(crate) fn with_cause(error: anyhow::Error) -> anyhow::Error {
+    match error.chain().nth(1) {
+        Some(cause) => anyhow!("{error}: {cause}"),
+        None => error,
+    }
+}
 
 // ---- A. Harness and background -------------------------------------------------------------
 
@@ -190,12 +206,22 @@ fn connection_fails_writer_exists(world: &mut ZbWorld) -> Result<()> {
 
 // ---- C. Writing ----------------------------------------------------------------------------
 
-/// Writes one frame with the process's writer; returns its sequence number.
-pub(crate) fn write(state: &ProcessState, data: &[u8]) -> Result<u64> {
-    let len = data.len();
-    state
-        .with_writer(|w| w.write_frame(data))?
-        .with_context(|| format!("writing a {len}-byte frame"))
+/// Writes one frame with the process's writer; returns its sequence number. The OIEB around
+/// the write is kept ([`access::last`]); a frame that can never fit says why.
+pub(crate) fn write(state: &mut ProcessState, data: &[u8]) -> Result<u64> {
+    let len = data.len() as u64;
+    let (before, result, after) = state.with_writer(|w| {
+        let before = w.oieb_snapshot();
+        let result = w.write_frame(data);
+        (before, result, w.oieb_snapshot())
+    })?;
+    match result {
+        Ok(sequence) => {
+            access::record_write(state, len, before, after);
+            Ok(sequence)
+        }
+        Err(e) => Err(access::explain_write(e, len, &before)),
+    }
 }
 
 /// Writes one frame with a write timeout other than the default.
@@ -336,14 +362,18 @@ fn commits_zero_copy(world: &mut ZbWorld, process: String) -> Result<()> {
 /// Reads the next frame of `state`'s reader, copies it and releases its space at once.
 pub(crate) fn read_next(state: &mut ProcessState, timeout: Duration) -> Result<ReceivedFrame> {
     let reader = state.reader()?;
+    let before = reader.oieb_snapshot();
     let frame = reader
         .read_frame(timeout)
         .with_context(|| format!("the '{}' process reading a frame", state.name))?;
+    let after = reader.oieb_snapshot();
     let received = ReceivedFrame {
         sequence: frame.sequence(),
         data: frame.to_vec(),
     };
     drop(frame);
+    let len = received.data.len() as u64;
+    access::record_read(state, len, before, after, reader.oieb_snapshot());
     state.last_frame = Some(received.clone());
     Ok(received)
 }
@@ -510,130 +540,5 @@ fn reads_text_frame(world: &mut ZbWorld, process: String, text: String) -> Resul
         "read {:?}, expected {text:?}",
         String::from_utf8_lossy(&frame.data)
     );
-    Ok(())
-}
-
-// ---- C. Streaming: a background writer against a (slow) reader -----------------------------
-
-/// What "reads frames with ... delay" recorded.
-#[derive(Default)]
-struct Stream {
-    sequence_errors: Vec<String>,
-}
-
-#[when(regex = r"^the '(.*)' process writes '(.*)' frames of size '(.*)' as fast as possible$")]
-fn writes_frames_fast(
-    world: &mut ZbWorld,
-    process: String,
-    count: String,
-    size: String,
-) -> Result<()> {
-    let (count, size): (u64, usize) = (num(&count)?, num(&size)?);
-    spawn_seeded_stream(world.process(&process), "fast-writer", count, size)
-}
-
-/// Starts a background job that writes `count` frames of `size` bytes, frame `i` seeded with
-/// `i` (its sequence from a fresh writer), then closes the writer so the reader sees the end
-/// of the stream (writer_pid back to 0).
-pub(crate) fn spawn_seeded_stream(
-    state: &mut ProcessState,
-    label: &str,
-    count: u64,
-    size: usize,
-) -> Result<()> {
-    let writer = state.writer()?;
-    state.jobs.spawn(label, move |stop| {
-        for seq in 1..=count {
-            ensure!(
-                !stop.is_set(),
-                "stopped after {} of {count} frames",
-                seq - 1
-            );
-            let mut guard = writer
-                .try_lock_for(crate::world::JOIN_TIMEOUT)
-                .context("the writer stayed busy")?;
-            let w = guard.as_mut().context("the writer was closed")?;
-            w.write_frame(&frame_data(size, seq))
-                .with_context(|| format!("writing frame {seq} of {count}"))?;
-        }
-        writer.lock().take();
-        Ok(count)
-    })
-}
-
-/// Reads frames into `state.received`, sleeping `delay` after each, until the writer has left
-/// and everything is read (at most 60 s). A sequence error ends the stream and is returned.
-pub(crate) fn read_stream(state: &mut ProcessState, delay: Duration) -> Result<Option<Error>> {
-    let reader = state.reader()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut quiet = 0;
-    loop {
-        ensure!(
-            Instant::now() < deadline,
-            "the stream did not end within 60 s"
-        );
-        match reader.read_frame(Duration::from_secs(1)) {
-            Ok(frame) => {
-                quiet = 0;
-                state.received.push(ReceivedFrame {
-                    sequence: frame.sequence(),
-                    data: frame.to_vec(),
-                });
-            }
-            Err(Error::WriterDead) => return Ok(None),
-            Err(Error::Timeout(_)) => {
-                quiet += 1;
-                if quiet >= 3 && !reader.is_writer_connected() {
-                    return Ok(None);
-                }
-                continue;
-            }
-            Err(e @ Error::Sequence { .. }) => return Ok(Some(e)),
-            Err(e) => return Err(e).context("reading the stream"),
-        }
-        if !delay.is_zero() {
-            thread::sleep(delay);
-        }
-    }
-}
-
-#[when(regex = r"^the '(.*)' process reads frames with '(.*)' ms delay between each read$")]
-fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&delay)?);
-    let state = world.process(&process);
-    if let Some(e) = read_stream(state, delay)? {
-        state
-            .scratch::<Stream>()
-            .sequence_errors
-            .push(e.to_string());
-    }
-    Ok(())
-}
-
-#[then(regex = r"^the '(.*)' process should have read '(.*)' frames$")]
-fn has_read_frames(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
-    let read = world.process(&process).received.len();
-    ensure!(read == count, "read {read} frames, expected {count}");
-    Ok(())
-}
-
-#[then(
-    regex = r"^the '(.*)' process should verify all frames have sequential sequence numbers starting from '(.*)'$"
-)]
-fn sequential_from(world: &mut ZbWorld, process: String, first: String) -> Result<()> {
-    let state = world.process(&process);
-    check_consecutive(&state.received, num(&first)?)?;
-    for frame in &state.received {
-        check_seeded(frame, frame.sequence)?;
-    }
-    Ok(())
-}
-
-#[then(regex = r"^no sequence errors should have occurred$")]
-fn no_sequence_errors(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    let errors = &state.scratch::<Stream>().sequence_errors;
-    ensure!(errors.is_empty(), "sequence errors: {errors:?}");
     Ok(())
 }

@@ -7,6 +7,9 @@
 //!
 //! Payloads follow protocol.md §11.3: "Request {i}" texts, `i % 256` patterns (after an
 //! 8-byte timestamp for "sends request with size"), echo / delay / XOR / doubling handlers.
+//!
+//! The steps of 13.6 (a full response ring) are in [`full_ring`], of 13.8 (the XOR handler) in
+//! [`transform`], of 13.10 (disposing the server) in [`dispose`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{mpsc, Arc};
@@ -25,6 +28,10 @@ use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, Process
 use super::num;
 use crate::alloc_counter::thread_allocations;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
+
+mod dispose;
+mod full_ring;
+mod transform;
 
 /// The request buffer of "with default config" (protocol.md §11.3): 4 KiB metadata, 1 MiB ring.
 const DEFAULT_CHANNEL: BufferConfig = BufferConfig::new(4096, 1 << 20);
@@ -588,17 +595,6 @@ fn starts_delay_seconds(world: &mut ZbWorld, process: String, seconds: String) -
     start_handler(world, &process, Behaviour::Delay(delay))
 }
 
-#[given(regex = r"^the '(.*)' process starts handler that implements XOR with key '(.*)'$")]
-fn starts_xor(world: &mut ZbWorld, process: String, key: String) -> Result<()> {
-    let text = key.trim();
-    let key = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
-        Some(hex) => u8::from_str_radix(hex, 16),
-        None => text.parse(),
-    }
-    .map_err(|_| anyhow!("'{key}' is not a byte key (e.g. '0xFF')"))?;
-    start_handler(world, &process, Behaviour::Xor(key))
-}
-
 #[given(regex = r"^the '([^']*)' process starts handler that doubles request size$")]
 fn starts_doubling(world: &mut ZbWorld, process: String) -> Result<()> {
     start_handler(world, &process, Behaviour::Double)
@@ -651,70 +647,6 @@ fn simulates_crash_during_processing(world: &mut ZbWorld, process: String) -> Re
     );
     tracing::info!(request, "server crashed while processing request");
     Ok(())
-}
-
-#[then(regex = r"^the '([^']*)' process attempts to send response of '([^']*)' bytes$")]
-fn attempts_response_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let len: usize = num(&size)?;
-    let log = server_log(world.process(&process));
-    log.wait_for(HANDLER_WAIT, |s| {
-        s.attempts.iter().any(|a| a.len == len).then_some(())
-    })
-    .ok_or_else(|| anyhow!("the handler started no {len}-byte response within {HANDLER_WAIT:?}"))
-}
-
-#[then(regex = r"^the '([^']*)' process should block on response write$")]
-fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let log = server_log(state);
-    let channel = server(state)?.channel().to_owned();
-    // Blocked: a write that has been in progress for a while (a write that finds room
-    // completes within microseconds).
-    let deadline = Instant::now() + HANDLER_WAIT;
-    let (index, len) = loop {
-        let blocked = log
-            .state
-            .lock()
-            .attempts
-            .iter()
-            .enumerate()
-            .rev()
-            .find_map(|(i, a)| {
-                (a.outcome.is_none() && a.started.elapsed() >= BLOCK_PROOF).then_some((i, a.len))
-            });
-        if let Some(found) = blocked {
-            break found;
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "no response write stayed pending for {BLOCK_PROOF:?}: every write completed"
-        );
-        thread::sleep(Duration::from_millis(20));
-    };
-    let free = zerobuffer::inspect(&response_buffer_name(&channel))?
-        .oieb
-        .payload_free_bytes;
-    ensure!(
-        free < (len + HEADER) as u64,
-        "the response ring has {free} free bytes, enough for the {len}-byte response"
-    );
-    scratch(state).blocked_attempt = Some(index);
-    Ok(())
-}
-
-#[then(regex = r"^the '([^']*)' process should unblock and complete write$")]
-fn should_unblock(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let index = scratch(state)
-        .blocked_attempt
-        .ok_or_else(|| anyhow!("no blocked response write was observed before"))?;
-    let log = server_log(state);
-    let outcome = log
-        .wait_for(HANDLER_WAIT, |s| s.attempts[index].outcome.clone())
-        .ok_or_else(|| anyhow!("the blocked response write did not complete"))?;
-    outcome
-        .map(drop)
-        .map_err(|(e, _)| anyhow!("the blocked response write failed: {e}"))
 }
 
 #[then(regex = r"^the '([^']*)' process completes processing after '([^']*)' seconds$")]
@@ -805,72 +737,6 @@ fn continues_processing(world: &mut ZbWorld, process: String) -> Result<()> {
     ensure!(
         (response.sequence(), &*response) == (sequence, &b"next client"[..]),
         "the next client got response {} = {:?}",
-        response.sequence(),
-        String::from_utf8_lossy(&response)
-    );
-    Ok(())
-}
-
-#[then(regex = r"^the '([^']*)' process disposes server while '([^']*)' responses pending$")]
-fn disposes_server(world: &mut ZbWorld, process: String, pending: String) -> Result<()> {
-    let expected: u64 = num(&pending)?;
-    let state = world.process(&process);
-    let mut server = state
-        .duplex_server
-        .take()
-        .ok_or_else(|| anyhow!("the '{process}' process has no duplex server"))?;
-    let channel = server.channel().to_owned();
-    // Requests the client wrote and responses the server wrote, from the two control blocks.
-    let requests = zerobuffer::inspect(&request_buffer_name(&channel))?
-        .oieb
-        .payload_written_count;
-    let responses = zerobuffer::inspect(&response_buffer_name(&channel))?
-        .oieb
-        .payload_written_count;
-    ensure!(
-        requests.saturating_sub(responses) == expected,
-        "{requests} requests and {responses} responses: {} pending, not {expected}",
-        requests.saturating_sub(responses)
-    );
-    server.stop().context("disposing the server")?;
-    ensure!(!server.is_running(), "the disposed server still runs");
-    drop(server);
-    Ok(())
-}
-
-#[when(regex = r"^a new '([^']*)' process creates immutable duplex channel '([^']*)'$")]
-fn new_server_creates(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
-    create_server(world, &process, &channel, DEFAULT_CHANNEL)?;
-    scratch(world.process(&process)).new_server = true;
-    Ok(())
-}
-
-#[then(regex = r"^the new server should reuse same channel name successfully$")]
-fn new_server_reuses_name(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    ensure!(
-        scratch(state).new_server,
-        "no new server was created in the '{}' process",
-        state.name
-    );
-    let server = server(state)?;
-    let channel = server.channel().to_owned();
-    // Reusing the name means creating the request buffer under it again and serving on it.
-    server
-        .start(ProcessingMode::SingleThread, |request| request.to_vec())
-        .context("the new server could not take the channel name")?;
-    let info = zerobuffer::inspect(&request_buffer_name(&channel))?;
-    ensure!(
-        info.reader_alive && info.oieb.payload_written_count == 0,
-        "the request buffer is not the new server's fresh one: {:?}",
-        info.oieb
-    );
-    let client = connect_client(&channel)?;
-    let sequence = client.send_request(b"reused")?;
-    let response = client.receive_response(READ_TIMEOUT)?;
-    ensure!(
-        (response.sequence(), &*response) == (sequence, &b"reused"[..]),
-        "the new server answered {} = {:?}",
         response.sequence(),
         String::from_utf8_lossy(&response)
     );
@@ -1125,31 +991,6 @@ fn appropriate_exception(world: &mut ZbWorld) -> Result<()> {
     kept_server_death(world.current()?)
 }
 
-#[when(regex = r"^the '([^']*)' process does not read responses$")]
-fn does_not_read(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let client = client(state)?;
-    ensure!(
-        client.pending_requests() > 0,
-        "no request awaits a response, so there is nothing to leave unread"
-    );
-    // Leaving them unread: nothing was taken from the response ring behind the steps' back.
-    let read = zerobuffer::inspect(&response_buffer_name(client.channel()))?
-        .oieb
-        .payload_read_count;
-    let recorded = scratch(state).responses.len() as u64;
-    ensure!(
-        read == recorded,
-        "{read} responses were read, {recorded} by the steps"
-    );
-    Ok(())
-}
-
-#[when(regex = r"^the '([^']*)' process reads one response$")]
-fn reads_one_response(world: &mut ZbWorld, process: String) -> Result<()> {
-    receive(world.process(&process), READ_TIMEOUT).map(drop)
-}
-
 #[when(regex = r"^the '([^']*)' process acquires zero-copy request buffer of size '([^']*)'$")]
 fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
     let len: usize = num(&size)?;
@@ -1241,84 +1082,6 @@ fn no_allocations_in_send_path(world: &mut ZbWorld) -> Result<()> {
     Ok(())
 }
 
-#[when(regex = r"^the '(.*)' process sends '(.*)' byte frame with test pattern$")]
-fn sends_pattern_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    send(world.process(&process), simple_data(num(&size)?)).map(drop)
-}
-
-#[then(regex = r"^response should contain XOR transformed data$")]
-fn response_xor_transformed(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    let response = receive(state, READ_TIMEOUT)?;
-    let request = request_for(scratch(state), &response)?;
-    ensure!(
-        request.len() == response.data.len() && !request.is_empty(),
-        "response of {} bytes to a {}-byte request",
-        response.data.len(),
-        request.len()
-    );
-    // The key is the server's business; the response must be the request XOR one non-zero key.
-    let key = request[0] ^ response.data[0];
-    ensure!(
-        key != 0,
-        "response {} is not transformed",
-        response.sequence
-    );
-    if let Some(i) = (0..request.len()).find(|&i| request[i] ^ key != response.data[i]) {
-        bail!(
-            "byte {i} of response {} is {:#04x}, not {:#04x} ^ {key:#04x}",
-            response.sequence,
-            response.data[i],
-            request[i]
-        );
-    }
-    Ok(())
-}
-
-#[then(regex = r"^the server handler receives immutable request frame$")]
-fn handler_request_immutable(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    let channel = client(state)?.channel().to_owned();
-    let scratch = scratch(state);
-    let response = last_response(scratch)?;
-    let request = request_for(scratch, response)?;
-    // The handler has run (its response is here): its request frame must still hold exactly
-    // the bytes this client wrote, i.e. the handler only read it.
-    let in_ring = frame_in_ring(&request_buffer_name(&channel), response.sequence)?;
-    ensure!(
-        in_ring == request,
-        "the request frame in the request ring was modified by the handler"
-    );
-    Ok(())
-}
-
-#[then(regex = r"^the server handler returns new response data$")]
-fn handler_returns_new_data(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    let channel = client(state)?.channel().to_owned();
-    let scratch = scratch(state);
-    let response = last_response(scratch)?;
-    let request = request_for(scratch, response)?;
-    ensure!(
-        response.data.as_slice() != request,
-        "response {} is the request itself, not new data",
-        response.sequence
-    );
-    // New data written into the response ring, while the request ring keeps the request.
-    let written = frame_in_ring(&response_buffer_name(&channel), response.sequence)?;
-    ensure!(
-        written == response.data,
-        "response {} in the response ring differs from what was received",
-        response.sequence
-    );
-    let request_now = frame_in_ring(&request_buffer_name(&channel), response.sequence)?;
-    ensure!(
-        request_now == request,
-        "the response was made by changing the request in place"
-    );
-    Ok(())
-}
-
 #[when(regex = r"^the '([^']*)' process sends request$")]
 fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
@@ -1349,66 +1112,4 @@ fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) 
             .simulate_crash(dead_pid);
         Ok(())
     })
-}
-
-#[when(regex = r"^the '([^']*)' process receives '([^']*)' responses$")]
-fn receives_responses(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
-    let state = world.process(&process);
-    for _ in 0..count {
-        receive(state, READ_TIMEOUT)?;
-    }
-    Ok(())
-}
-
-#[when(regex = r"^the '([^']*)' process attempts to receive pending responses$")]
-fn attempts_pending(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let client = client(state)?;
-    ensure!(
-        client.pending_requests() > 0,
-        "no request awaits a response"
-    );
-    state.last_error = None;
-    while client.pending_requests() > 0 {
-        if let Err(e) = receive(state, PENDING_TIMEOUT) {
-            let error = e
-                .downcast::<Error>()
-                .map_err(|e| e.context("receiving a pending response"))?;
-            state.last_error = Some(error);
-            break;
-        }
-    }
-    Ok(())
-}
-
-#[then(regex = r"^the '([^']*)' process should receive exception on pending$")]
-fn exception_on_pending(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let error = state.take_error("an error for the pending responses")?;
-    ensure!(
-        matches!(error, Error::WriterDead | Error::Timeout(_)),
-        "expected writer-dead or a timeout for the pending responses, got: {error}"
-    );
-    ensure!(
-        client(state)?.pending_requests() > 0,
-        "every request was answered after all"
-    );
-    Ok(())
-}
-
-#[then(regex = r"^all shared memory should be cleaned up$")]
-fn all_shared_memory_cleaned(world: &mut ZbWorld) -> Result<()> {
-    let state = world.current()?;
-    let client = state
-        .duplex_client
-        .take()
-        .ok_or_else(|| anyhow!("the '{}' process has no duplex client", state.name))?;
-    let channel = client.channel().to_owned();
-    ensure_removed(&request_buffer_name(&channel))
-        .context("the disposed server's request buffer")?;
-    // The response buffer is the client's: it goes with the client, which is done here.
-    Arc::try_unwrap(client)
-        .map_err(|_| anyhow!("the duplex client is still in use by other work"))?;
-    ensure_removed(&response_buffer_name(&channel)).context("the client's response buffer")
 }

@@ -1,6 +1,6 @@
 //! Group I of steps.md (feature 07, system resources): creation failures and resource
 //! exhaustion that must leave nothing behind, a multi-field structure published through the
-//! ring, and frames of every size checked byte for byte.
+//! ring, and frames of every size checked byte for byte (7.4, in [`pattern`]).
 //!
 //! Also the helpers features 08 and 10 share: the objects of a buffer, creation attempts (with
 //! /dev/shm watched through inotify), a lowered descriptor limit, and the state of steps that
@@ -21,12 +21,12 @@ use cucumber::{given, then, when};
 use rustix::fs::inotify;
 use rustix::io::Errno;
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-use zerobuffer::testdata::is_simple_data;
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
 
 use super::basic::DEFAULT_CONFIG;
-use super::num;
 use crate::world::{ProcessState, ZbWorld, READ_TIMEOUT};
+
+mod pattern;
 
 // ---- State of broadcast steps ----------------------------------------------------------------
 
@@ -711,95 +711,4 @@ fn all_fields_visible(world: &mut ZbWorld) -> Result<()> {
 fn no_partial_writes(world: &mut ZbWorld) -> Result<()> {
     let (sequence, bytes) = read_structure(world)?;
     check_consistency(&bytes, sequence)
-}
-
-// ---- 7.4 Pattern validation ------------------------------------------------------------------
-
-/// What "should validate each byte" read.
-#[derive(Default)]
-struct PatternCheck {
-    sizes: Vec<usize>,
-}
-
-#[when(
-    regex = r"^the '([^']*)' process writes frame with size '([^']*)' using incrementing pattern$"
-)]
-fn writes_incrementing_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
-    world
-        .process(&process)
-        .with_writer(|w| -> Result<u64> {
-            // Filled in place: byte i = i % 256 (steps.md §4.1, the unseeded pattern).
-            let mut slot = w.get_frame_buffer(size)?;
-            for (i, byte) in slot.iter_mut().enumerate() {
-                *byte = i as u8;
-            }
-            Ok(slot.commit())
-        })?
-        .with_context(|| format!("writing a {size}-byte frame"))
-        .map(drop)
-}
-
-#[then(regex = r"^the '([^']*)' process should validate each byte matches expected pattern$")]
-fn validates_each_byte(world: &mut ZbWorld, process: String) -> Result<()> {
-    let state = world.process(&process);
-    let reader = state.reader()?;
-    let pending = reader.pending_frames()?;
-    ensure!(pending > 0, "no frame is waiting to be validated");
-    let mut sizes = Vec::new();
-    for _ in 0..pending {
-        let frame = reader.read_frame(READ_TIMEOUT)?;
-        if !is_simple_data(&frame) {
-            let at = frame
-                .iter()
-                .enumerate()
-                .position(|(i, &b)| b != i as u8)
-                .unwrap_or(0);
-            bail!(
-                "frame {} ({} bytes): byte {at} is {}, expected {}",
-                frame.sequence(),
-                frame.len(),
-                frame[at],
-                at as u8
-            );
-        }
-        sizes.push(frame.len());
-    }
-    tracing::info!(?sizes, "validated every byte");
-    state.scratch::<PatternCheck>().sizes = sizes;
-    Ok(())
-}
-
-#[then(regex = r"^no data corruption should be detected$")]
-fn no_data_corruption(world: &mut ZbWorld) -> Result<()> {
-    // Beyond the bytes: the ring gave back exactly what was written, nothing more or less.
-    let state = subject(world);
-    let sizes = state.scratch::<PatternCheck>().sizes.clone();
-    ensure!(!sizes.is_empty(), "no frame was validated");
-    let reader = state.reader()?;
-    let oieb = reader.oieb_snapshot();
-    ensure!(
-        oieb.payload_read_count == oieb.payload_written_count,
-        "{} frames written, {} read",
-        oieb.payload_written_count,
-        oieb.payload_read_count
-    );
-    ensure!(
-        oieb.payload_read_pos == oieb.payload_write_pos,
-        "read position {} differs from write position {}",
-        oieb.payload_read_pos,
-        oieb.payload_write_pos
-    );
-    ensure!(
-        oieb.payload_free_bytes == oieb.payload_size,
-        "{} of {} payload bytes are free after everything was read",
-        oieb.payload_free_bytes,
-        oieb.payload_size
-    );
-    let (pending, held) = (reader.pending_frames()?, reader.outstanding_frames());
-    ensure!(
-        pending == 0 && held == 0,
-        "{pending} unread frame signal(s), {held} frame(s) held"
-    );
-    Ok(())
 }

@@ -42,10 +42,17 @@ fn error_shows_sequences(world: &mut ZbWorld, expected: String, got: String) -> 
     let Error::Sequence { expected, got } = err else {
         bail!("expected a sequence error, got: {err}");
     };
+    // The expected number is the reader's own: one past the last frame it read.
     ensure!(
-        (expected, got) == (want_expected, want_got),
-        "the error says expected {expected}, got {got}; the step expects {want_expected} and \
-         {want_got}"
+        expected == want_expected,
+        "the error says expected {expected}, got {got}; the step expects {want_expected}: the \
+         reader has read frames up to {}, so the next sequence it expects is {expected}: an \
+         error saying expected {want_expected} cannot happen here",
+        expected.saturating_sub(1)
+    );
+    ensure!(
+        got == want_got,
+        "the error says expected {expected}, got {got}; the step expects got {want_got}"
     );
     let text = err.to_string();
     ensure!(
