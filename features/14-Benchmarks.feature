@@ -1,69 +1,56 @@
 @benchmark
 Feature: Benchmarks
   Latency, throughput, wrap-around cost, barrier cost, semaphore signalling and ring
-  utilisation, measured for real and reported at info level (e.g. RUST_LOG=zerobuffer_steps=info).
-  Iterations and durations scale with ZEROBUFFER_SUITE_SCALE (default 0.001 of what the steps
-  say; 1 runs them as written). Only what noise cannot break is asserted: data intact, every
-  frame or signal arrived, percentiles ordered, CPU shares within bounds, and comparisons
-  measured in the same run with wide margins. Speed targets are reported, not asserted, where
-  a loaded 2-core machine would decide them.
+  utilisation, measured for real and reported at info level (./test.sh -v). Iterations and
+  durations scale with ZEROBUFFER_SUITE_SCALE (default 0.001 of what the steps say; 1 runs
+  them as written). Each step asserts what it claims: the bound its text or table gives, or,
+  where it gives none, the bound its comment states. Speeds are compared with a baseline
+  measured in the same run (a plain copy, alternating rounds), never with a fixed number.
+  The steps routed to the writer have the reader consume through its standby drain, which
+  its create step starts and the writer's measurement requests.
 
   Background:
     Given benchmark environment is prepared
 
+  @diverges
   Scenario: Test 14.1 - Latency Benchmark
-    # One frame in flight at a time, stamped with the monotonic clock by the writer and timed
-    # by the reader. Frames of 10 MiB need a 32 MiB ring to be writable from any position;
-    # the default config's 10 KiB ring could not hold them.
-    # Changed so that every step acts only on the process it is routed to (the reader may live
-    # in another OS process): the measuring step starts the writer in the background and
-    # returns; the reader process reads and checks every frame with its own steps; the writer
-    # times each frame from its write until the OIEB shows it taken (read, checked, released),
-    # and closes once all are taken, which ends the reader's stream. The writer then connects
-    # again (the buffer outlives the run), which routes the report to the writer.
+    # Diverges in the ring: 32 MiB, so that 10 MiB frames fit from any position. The
+    # default config's 10 KiB ring cannot hold the 64 KiB, 1 MiB or 10 MiB rows, and the
+    # shared step fails saying so (an expected failure of the shared suite). One frame is in
+    # flight at a time, timed from the writer's call until the OIEB shows it taken; the
+    # expected column bounds the median: sub-millisecond below 1 ms, low milliseconds below
+    # 10 ms.
     Given the 'reader' process creates buffer 'test-latency' with metadata size '1024' and payload size '33554432'
     When the 'writer' process connects to buffer 'test-latency'
     Then measure latency for frame sizes:
-      | size  | iterations |
-      | 1KB   | 10000      |
-      | 64KB  | 10000      |
-      | 1MB   | 10000      |
-      | 10MB  | 10000      |
-    When the 'reader' process reads all frames and signals immediately
-    Then all sequence numbers should be correct
-    When the 'writer' process connects to buffer 'test-latency'
-    Then report Min, Max, Mean, P50, P90, P99, P99.9
+      | size | iterations | expected         |
+      | 1KB  | 10000      | sub-millisecond  |
+      | 64KB | 10000      | sub-millisecond  |
+      | 1MB  | 10000      | low milliseconds |
+      | 10MB | 10000      | low milliseconds |
+    And report Min, Max, Mean, P50, P90, P99, P99.9
 
   Scenario: Test 14.2 - Throughput Benchmark
-    # The reader checks every byte of every frame, so the rate is that of a full transfer.
-    # Saturating memory bandwidth is reported as the share of a plain copy's rate measured in
-    # the same run; asserted is only that no transfer beats a plain copy by far.
-    # Changed so that every step acts only on the process it is routed to (the reader may live
-    # in another OS process): the measuring step starts the writer in the background and
-    # returns; the reader process reads and checks every frame with its own steps; a run ends
-    # when the OIEB shows every frame taken, and the writer closes after the last, which ends
-    # the reader's stream. The writer then connects again (the buffer outlives the run), which
-    # routes the reports to the writer. The CPU reported is the writer's.
+    # The large config is a 32 MiB ring. The drain checks every byte, so a rate is that of a
+    # whole transfer. Saturating memory bandwidth, as a bound: frames of 1 MiB and more move
+    # at a fifth of a plain copy into a buffer as large as the ring, measured in the same run,
+    # or better. The CPU reported is the writer's.
     Given the 'reader' process creates buffer 'test-throughput' with large config
     When the 'writer' process connects to buffer 'test-throughput'
     Then measure throughput for '60' seconds with frame sizes:
-      | size  |
-      | 1KB   |
-      | 64KB  |
-      | 1MB   |
-      | 10MB  |
-    When the 'reader' process reads all frames and signals immediately
-    Then all sequence numbers should be correct
-    When the 'writer' process connects to buffer 'test-throughput'
-    Then report CPU usage percentage
+      | size | metric             |
+      | 1KB  | frames/sec, MB/sec |
+      | 64KB | frames/sec, MB/sec |
+      | 1MB  | frames/sec, MB/sec |
+      | 10MB | frames/sec, MB/sec |
+    And report CPU usage percentage
     And expect to saturate memory bandwidth
 
   Scenario: Test 14.3 - Wrap-Around Overhead Benchmark
     # Frames of 64 KiB (with header) in a ring of 1.5 frames wrap every time; in a ring of
-    # exactly one frame they never do, and the writer waits for the reader just as often. The
-    # 5% limit is reported: two runs on a shared 2-core machine differ by more than that.
-    # Asserted is a bound only a defect reaches: a wrap costing ten frames (e.g. a missed
-    # wake-up that leaves the writer waiting out a 100 ms slice).
+    # exactly one frame they never do. One thread writes, reads and releases each frame in
+    # turn, so no hand-over between threads adds its noise; 21 rounds alternate between the
+    # two rings, and the overhead is the median of the rounds' ratios.
     Given buffer size is '1.5x' frame size to force wrap
     When measure performance with wrap-around
     And measure performance without wrap-around
@@ -79,33 +66,27 @@ Feature: Benchmarks
     And expect less than '100' ns per barrier
 
   Scenario: Test 14.5 - Semaphore Signaling Overhead
+    # Negligible: the waiting thread spends under a quarter of a CPU from the first signal to
+    # the last (a thread that spun would spend all of it). Measurable: at least 1% of one.
+    # Every rate must also be reached to half of what the row asks.
     Given measure sem_post/sem_wait operation cost
     When test at rates:
-      | rate    |
-      | 1 Hz    |
-      | 10 Hz   |
-      | 100 Hz  |
-      | 1 kHz   |
-      | 10 kHz  |
-      | 100 kHz |
+      | rate   | expected_impact |
+      | 1Hz    | negligible      |
+      | 100Hz  | negligible      |
+      | 1kHz   | negligible      |
+      | 10kHz  | negligible      |
+      | 100kHz | measurable      |
     Then report CPU usage and latency impact
 
   Scenario: Test 14.6 - Buffer Utilization Under Load
-    # The reader holds every frame for 2 ms while the writer writes without pause for 300 ms,
-    # then stops; the fill of the ring is sampled from the OIEB every half millisecond.
-    # Changed so that every step acts only on the process it is routed to (the reader may live
-    # in another OS process): the monitoring step starts the writer and the sampling in the
-    # background and returns; the reader process reads with 2 ms between frames (its own step)
-    # until the writer, once the ring is drained, closes; its frames are checked. The writer
-    # then connects again (the buffer outlives the run), which routes the checks to the writer.
+    # The scenario never connects the writer, so its first step connects it to the run's one
+    # buffer. It writes 1 KiB frames without pause for 300 ms while the drain holds each frame
+    # for 2 ms, and samples the ring's fill every half millisecond until the ring is empty
+    # again. Degradation must show while the writer runs; recovery once it stopped.
     Given the 'reader' process creates buffer 'test-utilization' with default config
-    And the 'writer' process connects to buffer 'test-utilization'
     And the 'writer' process is configured to be faster than reader
     When monitor buffer utilization over time
-    And the 'reader' process reads frames with '2' ms delay between each read
-    Then the 'reader' process should verify all frames have sequential sequence numbers starting from '1'
-    And no sequence errors should have occurred
-    When the 'writer' process connects to buffer 'test-utilization'
     Then verify degradation detection at '80%'
     And report time to degradation
     And report recovery time

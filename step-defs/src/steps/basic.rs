@@ -126,7 +126,10 @@ pub(crate) fn create_buffer(
     let reader =
         Reader::create(&name, config).with_context(|| format!("creating buffer '{name}'"))?;
     let state = world.process(process);
-    state.reader = Some(Arc::new(reader));
+    let reader = Arc::new(reader);
+    // Measurements routed to the writer get the reader to consume through this job.
+    crate::drain::start_standby(state, &reader, &name)?;
+    state.reader = Some(reader);
     state.buffer = Some(name);
     Ok(())
 }

@@ -5,10 +5,10 @@
 //! process (the reader's in a local run) do not count. The limits are wide: they tell waiting
 //! from spinning and copying from thrashing, not milliseconds.
 //!
-//! Every step here acts on the writer only. The frames are the counter frames of group F
-//! (100 bytes, a little-endian int32 counter from 0 in front), so the reader process consumes
-//! and checks them with its own steps ("reads with 'D' ms delay per frame", "the test runs
-//! for 'N' frames"), in whichever OS process it lives.
+//! Every step here acts on the writer, where Harmony routes them. The frames are seeded
+//! (frame `n` carries `generate_frame_data(100, n)`); during the transfer the reader consumes
+//! and checks them through its standby drain (see [`crate::drain`]), which the transfer
+//! requests, in whichever OS process the reader lives.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +16,10 @@ use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use rustix::time::{clock_gettime, ClockId};
+use zerobuffer::testdata::fill_frame_data;
 use zerobuffer::Error;
+
+use crate::drain::DrainRequest;
 
 use crate::world::{ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
@@ -26,8 +29,7 @@ const FRAME: usize = 100;
 const BLOCKED_WAIT: Duration = Duration::from_secs(1);
 /// Waiting may cost at most this share of the wall time (a 100 ms liveness slice costs µs).
 const IDLE_CPU_SHARE: f64 = 0.05;
-/// Frames written in all (the ring's fill included) when "transfer data actively" ends; the
-/// scenario's reader reads exactly this many.
+/// Frames written in all (the ring's fill included) when "transfer data actively" ends.
 const TOTAL_FRAMES: u64 = 2000;
 /// CPU time the writer may spend per streamed frame: copying 1 KiB and one semaphore post
 /// take a few µs; this leaves room for a slow, shared machine.
@@ -56,14 +58,13 @@ struct Transfer {
     wall: Duration,
 }
 
-/// Writes one counter frame in place (counter = its sequence - 1) within `timeout`.
+/// Writes one seeded frame in place within `timeout`.
 fn write_counter(w: &mut zerobuffer::Writer, timeout: Duration) -> Result<u64, Error> {
     let previous = w.write_timeout();
     w.set_write_timeout(timeout);
     let result = w.get_frame_buffer(FRAME).map(|mut slot| {
-        let counter = (slot.sequence() - 1) as i32;
-        slot.fill(0);
-        slot[..4].copy_from_slice(&counter.to_le_bytes());
+        let sequence = slot.sequence();
+        fill_frame_data(&mut slot, sequence);
         slot.commit()
     });
     w.set_write_timeout(previous);
@@ -123,24 +124,28 @@ fn near_zero_idle_cpu(world: &mut ZbWorld) -> Result<()> {
 fn transfer_data_actively(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let writer = state.writer()?;
+    let buffer = state.buffer()?.to_owned();
     let filled = state.scratch::<CpuUsage>().filled;
     ensure!(filled > 0, "the ring was not filled first");
-    // Streams in the background until TOTAL_FRAMES are written; the frames need a consumer,
-    // which the reader process's own steps start next.
+    // Streams in the background until TOTAL_FRAMES are written, while the reader drains.
     state.jobs.spawn("cpu-transfer", move |stop| {
         let mut guard = writer.lock();
         let w = guard.as_mut().context("the writer is closed")?;
+        let request = DrainRequest::new(&buffer, Duration::ZERO)?;
         let (cpu, wall) = (thread_cpu_time(), Instant::now());
         for n in filled..TOTAL_FRAMES {
             ensure!(!stop.is_set(), "stopped after {n} frames");
-            write_counter(w, READ_TIMEOUT).with_context(|| format!("streaming frame {}", n + 1))?;
+            write_counter(w, READ_TIMEOUT)
+                .with_context(|| format!("streaming frame {} (is a reader draining?)", n + 1))?;
         }
+        let (cpu, wall) = (thread_cpu_time() - cpu, wall.elapsed());
+        request.finish(w)?;
         let frames = TOTAL_FRAMES - filled;
         Ok(Transfer {
             frames,
             bytes: frames * FRAME as u64,
-            cpu: thread_cpu_time() - cpu,
-            wall: wall.elapsed(),
+            cpu,
+            wall,
         })
     })
 }
@@ -149,12 +154,13 @@ fn transfer_data_actively(world: &mut ZbWorld) -> Result<()> {
 fn monitor_transfer_cpu(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let transfer: Transfer = state.jobs.join("cpu-transfer", JOIN_TIMEOUT)?;
-    // The job ended without error: every frame found space, so the reader consumed them.
+    // The job ended without error: the reader took every frame (checked by its drain).
     let o = state.with_writer(|w| w.oieb_snapshot())?;
     ensure!(
-        o.payload_read_count >= TOTAL_FRAMES,
-        "{} of {TOTAL_FRAMES} streamed frames were read",
-        o.payload_read_count
+        o.payload_written_count >= TOTAL_FRAMES && o.payload_read_count == o.payload_written_count,
+        "{} of {} written frames were read",
+        o.payload_read_count,
+        o.payload_written_count
     );
     tracing::info!(?transfer, "active transfer");
     state.scratch::<CpuUsage>().transfer = Some(transfer);
