@@ -1,0 +1,166 @@
+//! 11.1: rapid create/destroy cycles of one buffer name.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::explain::Explain as _;
+use anyhow::{anyhow, ensure, Result};
+use cucumber::{given, then, when};
+use zerobuffer::{BufferConfig, Reader};
+
+use super::*;
+use crate::scale;
+use crate::steps::num;
+use crate::world::{ProcessState, ZbWorld};
+
+/// What "perform 'N' iterations of:" asked for and what the destroy step found.
+#[derive(Default)]
+struct Cycles {
+    requested: Option<u64>,
+    report: Option<CycleReport>,
+}
+
+struct CycleReport {
+    name: String,
+    config: BufferConfig,
+    iterations: u64,
+    completed: u64,
+    /// Objects other than lock files found after a destroy, with the iteration.
+    leaks: Vec<String>,
+    lock_leftovers: Vec<String>,
+    fds_before: usize,
+    fds_after: usize,
+    mappings_after: usize,
+}
+
+impl CycleReport {
+    fn check_after_destroy(&mut self, iteration: u64) {
+        for path in leftovers(&self.name) {
+            let entry = format!("{path} after destroy {iteration}");
+            if path.ends_with(".lock") {
+                self.lock_leftovers.push(entry);
+            } else {
+                self.leaks.push(entry);
+            }
+        }
+    }
+}
+
+#[given(regex = r"^perform '([^']*)' iterations of:$")]
+fn perform_iterations(world: &mut ZbWorld, count: String) -> Result<()> {
+    let count = scale::count(num(&count)?, MIN_CYCLES)?;
+    ensure!(count > 0, "at least one iteration is needed");
+    subject(world)?.scratch::<Cycles>().requested = Some(count);
+    Ok(())
+}
+
+/// Closes the reader `process` owns (no one else may still use it).
+fn destroy_reader(state: &mut ProcessState) -> Result<BufferConfig> {
+    let reader = state
+        .reader
+        .take()
+        .with_context(|| format!("the '{}' process has no buffer to destroy", state.name))?;
+    let reader = Arc::try_unwrap(reader)
+        .map_err(|_| anyhow!("the '{}' reader is still in use by other work", state.name))?;
+    let config = reader.config();
+    drop(reader);
+    Ok(config)
+}
+
+#[when(regex = r"^the '([^']*)' process destroys buffer$")]
+fn destroys_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
+    // "perform 'N' iterations of:" is broadcast before any process is named.
+    let requested = match world.process(&process).scratch::<Cycles>().requested.take() {
+        Some(n) => Some(n),
+        None => world
+            .existing(TEST_PROCESS)
+            .ok()
+            .and_then(|s| s.scratch::<Cycles>().requested.take()),
+    };
+    let state = world.process(&process);
+    let name = state.buffer()?.to_owned();
+    let config = destroy_reader(state)?;
+    let iterations = requested.unwrap_or(1);
+    let mut report = CycleReport {
+        name: name.clone(),
+        config,
+        iterations,
+        completed: 1,
+        leaks: Vec::new(),
+        lock_leftovers: Vec::new(),
+        fds_before: open_fds()?.len(),
+        fds_after: 0,
+        mappings_after: 0,
+    };
+    report.check_after_destroy(1);
+    let started = Instant::now();
+    for i in 2..=iterations {
+        let reader = Reader::create(&name, config)
+            .with_context(|| format!("iteration {i} of {iterations}: creating '{name}'"))?;
+        drop(reader);
+        report.completed = i;
+        report.check_after_destroy(i);
+    }
+    report.fds_after = open_fds()?.len();
+    report.mappings_after = mappings_of(&object_paths(&name))?.len();
+    tracing::info!(
+        buffer = %name,
+        cycles = iterations,
+        elapsed = ?started.elapsed(),
+        "create/destroy cycles done"
+    );
+    state.scratch::<Cycles>().report = Some(report);
+    Ok(())
+}
+
+fn cycle_report(world: &mut ZbWorld) -> Result<&mut CycleReport> {
+    world
+        .current()?
+        .scratch::<Cycles>()
+        .report
+        .as_mut()
+        .context("no buffer was destroyed in this scenario")
+}
+
+#[then(regex = r"^no resource leaks should occur$")]
+fn no_resource_leaks_occur(world: &mut ZbWorld) -> Result<()> {
+    let report = cycle_report(world)?;
+    ensure!(
+        report.leaks.is_empty(),
+        "left behind: {}",
+        report.leaks.join(", ")
+    );
+    check_fds(report.fds_before, report.fds_after)?;
+    ensure!(
+        report.mappings_after == 0,
+        "{} mapping(s) of '{}' are still in place",
+        report.mappings_after,
+        report.name
+    );
+    Ok(())
+}
+
+#[then(regex = r"^lock files should be properly cleaned$")]
+fn lock_files_cleaned(world: &mut ZbWorld) -> Result<()> {
+    let report = cycle_report(world)?;
+    report.check_after_destroy(report.completed);
+    ensure!(
+        report.lock_leftovers.is_empty(),
+        "lock files left: {}",
+        report.lock_leftovers.join(", ")
+    );
+    Ok(())
+}
+
+#[then(regex = r"^system should remain stable$")]
+fn system_remains_stable(world: &mut ZbWorld) -> Result<()> {
+    let report = cycle_report(world)?;
+    ensure!(
+        report.completed == report.iterations,
+        "{} of {} cycles completed",
+        report.completed,
+        report.iterations
+    );
+    // After all those cycles the name must still work like new.
+    round_trip(&report.name, report.config)
+}
