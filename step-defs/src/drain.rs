@@ -227,6 +227,63 @@ pub fn scenario_buffer(world: &ZbWorld) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::jobs::Jobs;
+    use zerobuffer::BufferConfig;
+
+    /// A reader of a fresh buffer with its standby started, and a writer.
+    fn standby_pair(base: &str) -> (Arc<Reader>, Writer, Jobs, String) {
+        let name = format!("{base}_{}", std::process::id());
+        let reader = Arc::new(Reader::create(&name, BufferConfig::new(0, 4096)).unwrap());
+        let writer = Writer::connect(&name).unwrap();
+        let mut jobs = Jobs::default();
+        let (weak, path) = (Arc::downgrade(&reader), request_path(&name));
+        jobs.spawn(STANDBY_JOB, move |stop| standby(&weak, &path, &stop))
+            .unwrap();
+        (reader, writer, jobs, name)
+    }
+
+    #[test]
+    fn a_requested_drain_takes_every_frame_and_ends_when_withdrawn() {
+        let (_reader, mut writer, mut jobs, name) = standby_pair("drain-ok");
+        let request = DrainRequest::new(&name, Duration::ZERO).unwrap();
+        request.await_start(&mut writer, 64).unwrap();
+        for size in [1, 100, 1000, 2000] {
+            write_seeded(&mut writer, size).unwrap();
+        }
+        request.finish(&writer).unwrap();
+        assert!(
+            !request_path(&name).exists(),
+            "the request was not withdrawn"
+        );
+        jobs.request_stop(STANDBY_JOB).unwrap();
+        assert_eq!(jobs.join::<u64>(STANDBY_JOB, JOIN_TIMEOUT).unwrap(), 5);
+    }
+
+    #[test]
+    fn a_frame_without_its_seeded_pattern_fails_the_drain() {
+        let (_reader, mut writer, mut jobs, name) = standby_pair("drain-corrupt");
+        let _request = DrainRequest::new(&name, Duration::ZERO).unwrap();
+        writer.write_frame(&[0u8; 300]).unwrap();
+        let e = jobs.join::<u64>(STANDBY_JOB, JOIN_TIMEOUT).unwrap_err();
+        assert!(
+            format!("{e:#}")
+                .contains("frame 1 (300 bytes) differs from its seeded pattern at byte 0"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn without_a_draining_reader_the_writer_is_told_why() {
+        let name = format!("drain-none_{}", std::process::id());
+        let _reader = Reader::create(&name, BufferConfig::new(0, 4096)).unwrap();
+        let mut writer = Writer::connect(&name).unwrap();
+        let request = DrainRequest::new(&name, Duration::ZERO).unwrap();
+        write_seeded(&mut writer, 10).unwrap();
+        let e = wait_taken(&writer, Instant::now() + Duration::from_millis(50)).unwrap_err();
+        assert!(e.to_string().contains("took 0 of 1"), "{e}");
+        drop(request);
+        assert!(!request_path(&name).exists());
+    }
 
     #[test]
     fn a_request_says_how_long_each_frame_is_held() {
