@@ -1,0 +1,384 @@
+//! The client's steps of group O: connecting, sending, receiving and checking responses.
+
+use super::*;
+use crate::steps::num;
+use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
+use anyhow::{anyhow, bail, ensure, Result};
+use cucumber::{then, when};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+use zerobuffer::testdata::{is_simple_data, simple_data};
+use zerobuffer::Error;
+
+// ---- O. Client steps -----------------------------------------------------------------------
+
+#[when(regex = r"^the '(.*)' process creates duplex channel client '(.*)'$")]
+fn creates_client(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
+    let channel = world.buffer_name(&channel);
+    let state = world.process(&process);
+    ensure!(
+        state.duplex_client.is_none(),
+        "the '{process}' process already has a duplex client"
+    );
+    state.duplex_client = Some(Arc::new(connect_client(&channel)?));
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process sends request with size '(.*)'$")]
+fn sends_request_with_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let data = timestamped_request(num(&size)?)?;
+    send(world.process(&process), data).map(drop)
+}
+
+#[then(regex = r"^response should match request with size '(.*)'$")]
+fn response_matches_request(world: &mut ZbWorld, size: String) -> Result<()> {
+    let size: usize = num(&size)?;
+    let state = world.current()?;
+    let response = receive(state, READ_TIMEOUT)?;
+    ensure!(
+        response.data.len() == size,
+        "response {} has {} bytes, expected {size}",
+        response.sequence,
+        response.data.len()
+    );
+    let request = request_for(scratch(state), &response)?;
+    ensure!(
+        request == response.data.as_slice(),
+        "response {} differs from its request",
+        response.sequence
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process sends '(.*)' requests sequentially$")]
+#[when(regex = r"^the '(.*)' process sends '(.*)' requests from single thread$")]
+#[when(regex = r"^the '([^']*)' process sends '([^']*)' requests$")]
+fn sends_requests(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    send_numbered(world.process(&process), &count)
+}
+
+#[then(regex = r"^the '(.*)' process receives '(.*)' responses in order$")]
+fn receives_in_order(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let state = world.process(&process);
+    let first = scratch(state).responses.len();
+    for _ in 0..count {
+        receive(state, ORDERED_RESPONSE_TIMEOUT)?;
+    }
+    check_in_order(&scratch(state).responses[first..])
+}
+
+/// Sequences increase by one from response to response.
+fn check_in_order(responses: &[ReceivedFrame]) -> Result<()> {
+    ensure!(!responses.is_empty(), "no response has been received");
+    for pair in responses.windows(2) {
+        ensure!(
+            pair[1].sequence == pair[0].sequence + 1,
+            "response {} followed response {}",
+            pair[1].sequence,
+            pair[0].sequence
+        );
+    }
+    Ok(())
+}
+
+#[then(regex = r"^responses should match requests by content$")]
+fn responses_match_by_content(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    ensure!(
+        !scratch.responses.is_empty(),
+        "no response has been received"
+    );
+    for response in &scratch.responses {
+        ensure!(
+            request_for(scratch, response)? == response.data.as_slice(),
+            "response {} = {:?} differs from its request",
+            response.sequence,
+            String::from_utf8_lossy(&response.data)
+        );
+    }
+    Ok(())
+}
+
+#[then(regex = r"^no responses should be lost or duplicated$")]
+fn none_lost_or_duplicated(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    let mut answered = BTreeSet::new();
+    for response in &scratch.responses {
+        ensure!(
+            answered.insert(response.sequence),
+            "response {} arrived twice",
+            response.sequence
+        );
+    }
+    let lost: Vec<_> = scratch
+        .sent
+        .keys()
+        .filter(|s| !answered.contains(s))
+        .collect();
+    ensure!(lost.is_empty(), "requests without a response: {lost:?}");
+    ensure!(
+        scratch.responses.len() == scratch.sent.len(),
+        "{} responses for {} requests",
+        scratch.responses.len(),
+        scratch.sent.len()
+    );
+    Ok(())
+}
+
+#[then(regex = r"^the '(.*)' process receives exactly '(.*)' responses$")]
+fn receives_exactly(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let state = world.process(&process);
+    while scratch(state).responses.len() < count {
+        receive(state, READ_TIMEOUT)?;
+    }
+    let client = client(state)?;
+    ensure!(
+        client.pending_requests() == 0,
+        "{} more requests await responses beyond {count}",
+        client.pending_requests()
+    );
+    match client.receive_response(NO_EXTRA_WAIT) {
+        Err(Error::Timeout(_)) => {}
+        Ok(extra) => bail!("an extra response {} arrived", extra.sequence()),
+        Err(e) => bail!("looking for extra responses: {e}"),
+    };
+    let got = scratch(state).responses.len();
+    ensure!(got == count, "{got} responses, expected exactly {count}");
+    Ok(())
+}
+
+#[then(regex = r"^all '(.*)' responses match their requests$")]
+fn all_responses_match(world: &mut ZbWorld, count: String) -> Result<()> {
+    let count: usize = num(&count)?;
+    let scratch = scratch(world.current()?);
+    ensure!(
+        scratch.responses.len() == count && scratch.sent.len() == count,
+        "{} responses for {} requests, expected {count} of each",
+        scratch.responses.len(),
+        scratch.sent.len()
+    );
+    for response in &scratch.responses {
+        ensure!(
+            request_for(scratch, response)? == response.data.as_slice(),
+            "response {} differs from its request",
+            response.sequence
+        );
+    }
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process measures total response time$")]
+fn measures_total_time(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let started = scratch(state)
+        .batch_started
+        .ok_or_else(|| anyhow!("no requests were sent to time"))?;
+    let client = client(state)?;
+    while client.pending_requests() > 0 {
+        receive(state, ORDERED_RESPONSE_TIMEOUT)?;
+    }
+    scratch(state).measured = Some(started.elapsed());
+    Ok(())
+}
+
+#[then(regex = r"^total time should be at least '(.*)' ms$")]
+fn total_time_at_least(world: &mut ZbWorld, ms: String) -> Result<()> {
+    let minimum = Duration::from_millis(num(&ms)?);
+    let measured = scratch(world.current()?)
+        .measured
+        .ok_or_else(|| anyhow!("no response time was measured"))?;
+    ensure!(
+        measured >= minimum,
+        "the responses took {measured:?}, less than {minimum:?}"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^responses should arrive in order$")]
+fn responses_in_order(world: &mut ZbWorld) -> Result<()> {
+    let scratch = scratch(world.current()?);
+    check_in_order(&scratch.responses)?;
+    let first_sent = scratch.sent.keys().next().copied();
+    ensure!(
+        scratch.responses.first().map(|r| r.sequence) == first_sent,
+        "the first response does not answer the first request"
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process sends request of '([^']*)' bytes$")]
+fn sends_request_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    send(world.process(&process), simple_data(num(&size)?)).map(drop)
+}
+
+#[when(regex = r"^the '([^']*)' process waits for response with timeout '([^']*)' seconds$")]
+fn waits_for_response(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+    let timeout = Duration::from_secs_f64(num(&seconds)?);
+    let state = world.process(&process);
+    let client = client(state)?;
+    state.last_error = None;
+    match client.receive_response(timeout) {
+        Ok(frame) => {
+            let received = ReceivedFrame {
+                sequence: frame.sequence(),
+                data: frame.to_vec(),
+            };
+            drop(frame);
+            scratch(state).responses.push(received);
+        }
+        Err(e) => state.last_error = Some(e),
+    }
+    Ok(())
+}
+
+/// The kept error must say the server (the response writer) is dead.
+fn kept_server_death(state: &ProcessState) -> Result<()> {
+    match &state.last_error {
+        Some(Error::WriterDead) => Ok(()),
+        Some(other) => bail!("expected the server's death (writer dead), got: {other}"),
+        None => bail!("the client got its response: no error was kept"),
+    }
+}
+
+#[then(regex = r"^the '([^']*)' process should detect server death$")]
+fn should_detect_server_death(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    kept_server_death(state)?;
+    ensure!(
+        !client(state)?.is_server_connected(),
+        "the client still sees the server connected"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^an appropriate exception should be thrown$")]
+fn appropriate_exception(world: &mut ZbWorld) -> Result<()> {
+    kept_server_death(world.current()?)
+}
+
+#[when(regex = r"^the '([^']*)' process acquires zero-copy request buffer of size '([^']*)'$")]
+fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
+    let len: usize = num(&size)?;
+    let state = world.process(&process);
+    ensure!(
+        scratch(state).zero_copy.is_none(),
+        "a zero-copy request is already in progress"
+    );
+    // The slot borrows the client, so the client moves to the thread that holds the slot.
+    let shared = state
+        .duplex_client
+        .take()
+        .ok_or_else(|| anyhow!("the '{process}' process has no duplex client"))?;
+    let owned = Arc::try_unwrap(shared).map_err(|shared| {
+        state.duplex_client = Some(shared);
+        anyhow!("the '{process}' duplex client is in use by other work")
+    })?;
+    let request = ZeroCopyRequest::start(owned, len)?;
+    scratch(state).zero_copy = Some(request);
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process fills buffer with test pattern$")]
+fn fills_request_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
+    scratch(world.process(&process))
+        .zero_copy
+        .as_mut()
+        .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?
+        .fill()
+}
+
+#[when(regex = r"^the '([^']*)' process commits request$")]
+fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let request = scratch(state)
+        .zero_copy
+        .take()
+        .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?;
+    ensure!(request.filled, "the request buffer was not filled");
+    let len = request.len;
+    let (client, sequence, allocations) = request.commit()?;
+    state.duplex_client = Some(Arc::new(client));
+    let scratch = scratch(state);
+    scratch.sent.insert(sequence, simple_data(len));
+    scratch.zero_copy_sent = Some((sequence, allocations));
+    Ok(())
+}
+
+#[then(regex = r"^response should contain same test pattern$")]
+fn response_same_pattern(world: &mut ZbWorld) -> Result<()> {
+    let state = world.current()?;
+    let (sequence, _) = scratch(state)
+        .zero_copy_sent
+        .clone()
+        .ok_or_else(|| anyhow!("no zero-copy request was committed"))?;
+    let response = receive(state, READ_TIMEOUT)?;
+    ensure!(
+        response.sequence == sequence,
+        "response {} does not answer request {sequence}",
+        response.sequence
+    );
+    let len = scratch(state).sent[&sequence].len();
+    ensure!(
+        response.data.len() == len && is_simple_data(&response.data),
+        "the {}-byte response does not hold the {len}-byte test pattern",
+        response.data.len()
+    );
+    Ok(())
+}
+
+#[then(regex = r"^no memory allocations in send path$")]
+fn no_allocations_in_send_path(world: &mut ZbWorld) -> Result<()> {
+    let (_, phases) = scratch(world.current()?)
+        .zero_copy_sent
+        .clone()
+        .ok_or_else(|| anyhow!("no zero-copy request was sent"))?;
+    for (phase, allocations) in phases {
+        let Some(allocations) = allocations else {
+            bail!(
+                "cannot count allocations: this binary does not install \
+                 zerobuffer_steps::alloc_counter::CountingAllocator as its global allocator"
+            );
+        };
+        ensure!(
+            allocations == 0,
+            "the zero-copy {phase} made {allocations} heap allocation(s)"
+        );
+    }
+    Ok(())
+}
+
+#[when(regex = r"^the '([^']*)' process sends request$")]
+fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
+    let state = world.process(&process);
+    let i = scratch(state).sent.len();
+    send(state, format!("Request {i}").into_bytes()).map(drop)
+}
+
+#[when(regex = r"^the '([^']*)' process simulates crash after '([^']*)' second$")]
+fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+    let delay = Duration::from_secs_f64(num(&seconds)?);
+    let dead_pid = zerobuffer::testing::dead_pid()?;
+    let state = world.process(&process);
+    // The client leaves this process's hands now: from here on only the timer touches it.
+    let client = state
+        .duplex_client
+        .take()
+        .ok_or_else(|| anyhow!("the '{process}' process has no duplex client"))?;
+    state.jobs.spawn("duplex-client-crash", move |stop| {
+        let deadline = Instant::now() + delay;
+        while Instant::now() < deadline {
+            if stop.is_set() {
+                return Ok(()); // the scenario ended first: close normally
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Arc::try_unwrap(client)
+            .map_err(|_| anyhow!("the duplex client is still in use by other work"))?
+            .simulate_crash(dead_pid);
+        Ok(())
+    })
+}
