@@ -9,6 +9,7 @@ pub mod explain;
 pub mod jobs;
 pub mod naming;
 pub mod pending;
+pub mod poll;
 pub mod scale;
 mod steps;
 pub mod tables;

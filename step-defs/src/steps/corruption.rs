@@ -7,9 +7,10 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::explain::Explain as _;
+use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
-use zerobuffer::layout::{oieb as field, FrameHeader, FRAME_HEADER_SIZE, OIEB_SIZE};
+use zerobuffer::layout::{oieb as field, FrameHeader, OIEB_SIZE};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{is_process_alive, Error, OiebSnapshot, Writer};
@@ -20,8 +21,6 @@ use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIME
 
 mod free_space;
 mod wrap;
-
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 
 // ---- Helpers shared with sync.rs ------------------------------------------------------------
 

@@ -10,10 +10,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::explain::Explain as _;
+use crate::poll::poll_until;
+use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::Mutex;
-use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE};
+use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{first_frame_data_mismatch, simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{Error, OiebSnapshot, Reader, Writer};
@@ -26,7 +28,6 @@ mod flow;
 mod sizes;
 mod wait;
 
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 /// Label of 4.9's writer.
 const RAPID_WRITER: &str = "rapid-writer";
 /// Waits for space are cut into slices of this length so a stop request is seen quickly.
@@ -394,20 +395,20 @@ fn no_frames_lost(world: &mut ZbWorld) -> Result<()> {
     if let Some(gap) = recorded.windows(2).find(|w| w[1] != w[0] + 1) {
         bail!("frames {} to {} are missing", gap[0] + 1, gap[1] - 1);
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let o = oieb(state)?;
-        if o.payload_written_count > 0 && o.payload_read_count == o.payload_written_count {
-            return Ok(());
-        }
-        ensure!(
-            Instant::now() < deadline,
-            "{} entries were written but {} read",
-            o.payload_written_count,
-            o.payload_read_count
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let mut last = oieb(state)?;
+    let all_read = poll_until(Duration::from_secs(5), Duration::from_millis(20), || {
+        last = oieb(state)?;
+        Ok((last.payload_written_count > 0
+            && last.payload_read_count == last.payload_written_count)
+            .then_some(()))
+    })?;
+    ensure!(
+        all_read.is_some(),
+        "{} entries were written but {} read",
+        last.payload_written_count,
+        last.payload_read_count
+    );
+    Ok(())
 }
 
 #[then(regex = r"^no deadlocks should occur$")]

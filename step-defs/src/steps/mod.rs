@@ -28,6 +28,9 @@ use std::str::FromStr;
 
 use anyhow::{anyhow, Result};
 
+/// The size of a frame header (and wrap marker) in ring arithmetic.
+pub(crate) const HEADER: u64 = zerobuffer::layout::FRAME_HEADER_SIZE as u64;
+
 /// Parses a captured number with a message naming the step argument.
 pub(crate) fn num<T: FromStr>(text: &str) -> Result<T> {
     text.trim()

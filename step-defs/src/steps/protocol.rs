@@ -8,9 +8,10 @@ use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 
 use crate::explain::Explain as _;
+use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
-use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE, OIEB_SIGNATURE, OIEB_SIZE};
+use zerobuffer::layout::{FrameHeader, OIEB_SIGNATURE, OIEB_SIZE};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{
@@ -23,8 +24,6 @@ use crate::world::{ProcessState, ZbWorld};
 
 mod naming;
 mod oieb;
-
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 
 fn raw_buffer(state: &ProcessState) -> Result<RawBuffer> {
     let name = state.buffer()?;

@@ -5,17 +5,15 @@ use std::thread;
 use std::time::Duration;
 
 use crate::explain::Explain as _;
+use crate::steps::HEADER;
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
-use zerobuffer::layout::FRAME_HEADER_SIZE;
 use zerobuffer::Error;
 
 use super::basic::{check_consecutive, check_seeded, read_next, read_stream};
 use super::corruption::{corrupt_next_header, raw_buffer, unread_entries, write_seeded};
 use super::num;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
-
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 
 // ---- 6.1 Sequence gap -------------------------------------------------------------------------
 

@@ -3,13 +3,11 @@
 //! that can never fit is explained from it.
 
 use anyhow::{ensure, Result};
-use zerobuffer::layout::FRAME_HEADER_SIZE;
 use zerobuffer::{Error, OiebSnapshot};
 
 use crate::explain::Explain as _;
+use crate::steps::HEADER;
 use crate::world::ProcessState;
-
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Side {

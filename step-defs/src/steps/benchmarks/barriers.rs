@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
 
-use super::{best_ns, spin_until};
+use super::best_ns;
+use crate::poll::spin_until;
 use crate::scale;
 use crate::steps::num;
 use crate::steps::stress::subject;

@@ -16,19 +16,16 @@ mod throughput;
 mod utilisation;
 mod wrap;
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
-use zerobuffer::layout::FRAME_HEADER_SIZE;
 use zerobuffer::Writer;
 
-use super::num;
+use super::{num, HEADER};
 use crate::drain::DrainRequest;
 use crate::explain::Explain as _;
 use crate::world::ZbWorld;
 
-const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 /// A read wait inside a benchmark: generous, only a stalled peer exceeds it.
 const BENCH_READ_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -171,20 +168,5 @@ fn check_cpu(what: &str, cpu: Duration, wall: Duration) -> Result<()> {
         cpu <= wall.mul_f64(1.05) + Duration::from_millis(20),
         "{what}: {cpu:?} of CPU in {wall:?} of wall time"
     );
-    Ok(())
-}
-
-/// Spins (yielding now and then) until `done`, or fails after `limit`.
-fn spin_until(limit: Instant, what: &str, done: impl Fn() -> bool) -> Result<()> {
-    let mut spins = 0u32;
-    while !done() {
-        spins += 1;
-        if spins.is_multiple_of(256) {
-            ensure!(Instant::now() < limit, "{what} did not happen in time");
-            thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
     Ok(())
 }

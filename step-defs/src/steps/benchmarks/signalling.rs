@@ -12,8 +12,9 @@ use cucumber::{given, then, when};
 use rustix::time::ClockId;
 use zerobuffer::testing::NamedSemaphore;
 
-use super::{best_ns, cpu_share, spin_until, us, Summary, BENCH_READ_TIMEOUT};
+use super::{best_ns, cpu_share, us, Summary, BENCH_READ_TIMEOUT};
 use crate::explain::Explain as _;
+use crate::poll::spin_until;
 use crate::scale;
 use crate::steps::num;
 use crate::steps::stress::{cpu_time, monotonic_ns, subject};

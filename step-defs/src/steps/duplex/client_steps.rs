@@ -1,14 +1,14 @@
 //! The client's steps of group O: connecting, sending, receiving and checking responses.
 
 use super::*;
+use crate::poll::poll_until;
 use crate::steps::num;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zerobuffer::testdata::{is_simple_data, simple_data};
 use zerobuffer::Error;
 
@@ -369,12 +369,11 @@ fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) 
         .take()
         .ok_or_else(|| anyhow!("the '{process}' process has no duplex client"))?;
     state.jobs.spawn("duplex-client-crash", move |stop| {
-        let deadline = Instant::now() + delay;
-        while Instant::now() < deadline {
-            if stop.is_set() {
-                return Ok(()); // the scenario ended first: close normally
-            }
-            thread::sleep(Duration::from_millis(10));
+        let stopped = poll_until(delay, Duration::from_millis(10), || {
+            Ok(stop.is_set().then_some(()))
+        })?;
+        if stopped.is_some() {
+            return Ok(()); // the scenario ended first: close normally
         }
         Arc::try_unwrap(client)
             .map_err(|_| anyhow!("the duplex client is still in use by other work"))?

@@ -70,7 +70,7 @@ fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> 
         .oieb
         .payload_free_bytes;
     ensure!(
-        free < (len + HEADER) as u64,
+        free < len as u64 + HEADER,
         "the response ring has {free} free bytes, enough for the {len}-byte response"
     );
     scratch(state).blocked_attempt = Some(index);

@@ -25,7 +25,7 @@ use zerobuffer::testdata::{fill_frame_data, simple_data};
 use zerobuffer::testing::RawBuffer;
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
 
-use super::num;
+use super::{num, HEADER};
 use crate::alloc_counter::thread_allocations;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT};
 
@@ -49,8 +49,6 @@ const HANDLER_WAIT: Duration = Duration::from_secs(5);
 const BLOCK_PROOF: Duration = Duration::from_millis(300);
 /// After the last expected response, how long to watch for an extra one.
 const NO_EXTRA_WAIT: Duration = Duration::from_millis(200);
-/// Frame header bytes (u64 payload size + u64 sequence).
-const HEADER: usize = 16;
 
 // ---- Scratch state -------------------------------------------------------------------------
 
@@ -362,15 +360,18 @@ fn frame_in_ring(name: &str, sequence: u64) -> Result<Vec<u8>> {
     let size = raw.oieb().payload_size;
     let base = raw.payload_offset();
     let mut pos = 0u64;
-    while pos + HEADER as u64 <= size {
+    while pos + HEADER <= size {
         let header = raw.frame_header(pos);
-        if header.payload_size == 0 || pos + HEADER as u64 + header.payload_size > size {
+        if header.payload_size == 0 || pos + HEADER + header.payload_size > size {
             break; // a wrap marker, or not a frame: the walk ends here
         }
         if header.sequence == sequence {
-            return Ok(raw.read(base + pos as usize + HEADER, header.payload_size as usize));
+            return Ok(raw.read(
+                (base as u64 + pos + HEADER) as usize,
+                header.payload_size as usize,
+            ));
         }
-        pos += HEADER as u64 + header.payload_size;
+        pos += HEADER + header.payload_size;
     }
     bail!("frame {sequence} is no longer at the start of '{name}'")
 }

@@ -1,12 +1,12 @@
 //! The server's steps of group O: channels, handlers, crashes and responses.
 
 use super::*;
+use crate::poll::poll_until;
 use crate::steps::num;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{BufferConfig, Error, ProcessingMode};
 
@@ -94,10 +94,9 @@ fn simulates_crash_during_processing(world: &mut ZbWorld, process: String) -> Re
     })?;
     let server = server(state)?;
     let channel = server.channel().to_owned();
-    let deadline = Instant::now() + HANDLER_WAIT;
-    while server.is_running() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(10));
-    }
+    poll_until(HANDLER_WAIT, Duration::from_millis(10), || {
+        Ok((!server.is_running()).then_some(()))
+    })?;
     ensure!(!server.is_running(), "the crashed server is still serving");
     ensure!(
         log.state.lock().attempts.is_empty(),
@@ -171,20 +170,17 @@ fn detects_client_death(world: &mut ZbWorld, process: String) -> Result<()> {
         // at once, from its dead request writer, and let it go.
         Ok(sequence) => {
             let server = server(state)?;
-            let deadline = Instant::now() + HANDLER_WAIT;
             let mut seen = Vec::new();
-            loop {
+            let noticed = poll_until(HANDLER_WAIT, Duration::from_millis(20), || {
                 seen.extend(server.take_errors());
-                if seen.iter().any(Error::is_peer_dead) {
-                    return Ok(());
-                }
-                ensure!(
-                    Instant::now() < deadline,
-                    "response {sequence} went to the dead client and the server never noticed \
-                     its death (errors: {seen:?})"
-                );
-                thread::sleep(Duration::from_millis(20));
-            }
+                Ok(seen.iter().any(Error::is_peer_dead).then_some(()))
+            })?;
+            ensure!(
+                noticed.is_some(),
+                "response {sequence} went to the dead client and the server never noticed its \
+                 death (errors: {seen:?})"
+            );
+            Ok(())
         }
     }
 }

@@ -13,6 +13,7 @@ use zerobuffer::{Error, Writer};
 use super::{HEADER, WAIT_SLICE};
 use crate::explain::Explain as _;
 use crate::jobs::StopFlag;
+use crate::poll::poll_until;
 use crate::steps::num;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
@@ -181,15 +182,14 @@ fn test_runs_for(world: &mut ZbWorld, process: String, count: String) -> Result<
     );
     // Generous: four times the reader's own pace, plus slack for a busy machine.
     let budget = delay * 4 * count as u32 + Duration::from_secs(10);
-    let deadline = Instant::now() + budget;
-    while !state.jobs.is_finished(SLOW_READER)? {
-        ensure!(
-            Instant::now() < deadline,
-            "the reader got {} of {count} frames within {budget:?}",
-            progress.read.load(Ordering::SeqCst)
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
+    let finished = poll_until(budget, Duration::from_millis(20), || {
+        Ok(state.jobs.is_finished(SLOW_READER)?.then_some(()))
+    })?;
+    ensure!(
+        finished.is_some(),
+        "the reader got {} of {count} frames within {budget:?}",
+        progress.read.load(Ordering::SeqCst)
+    );
     let result = state.jobs.join::<SlowRead>(SLOW_READER, JOIN_TIMEOUT)?;
     flow(state).slow_result = Some((count, result));
     Ok(())

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
@@ -24,6 +24,7 @@ use zerobuffer::{Error, OiebSnapshot, Writer};
 use super::{oieb, HEADER, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
 use crate::explain::Explain as _;
 use crate::jobs::StopFlag;
+use crate::poll::poll_until;
 use crate::steps::basic::{with_cause, write, write_with_timeout};
 use crate::steps::corruption::unread_entries;
 use crate::steps::num;
@@ -244,20 +245,17 @@ fn frame_is_waiting(state: &mut ProcessState) -> Result<bool> {
         return Ok(false);
     }
     let shared = wait(state).waiting.clone();
-    let deadline = Instant::now() + SETTLE;
-    loop {
+    let settled = poll_until(SETTLE, Duration::from_millis(10), || {
         if shared.as_ref().is_some_and(|w| w.lock().is_some()) {
-            return Ok(true);
+            return Ok(Some(true));
         }
-        if bg_finished(state)? {
-            return Ok(false);
-        }
-        ensure!(
-            Instant::now() < deadline,
+        Ok(bg_finished(state)?.then_some(false))
+    })?;
+    settled.ok_or_else(|| {
+        anyhow!(
             "the background write neither finished nor reached a frame that waits within {SETTLE:?}"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
+        )
+    })
 }
 
 /// Waits (bounded) until the pending write is seen waiting for room the ring lacks, having
@@ -439,18 +437,18 @@ fn no_deadlocks_happen(world: &mut ZbWorld, process: String) -> Result<()> {
     // nothing ends).
     let attempts = Arc::clone(&wait(state).attempts);
     let seen = attempts.load(Ordering::SeqCst);
-    let deadline = Instant::now() + STUCK;
-    while attempts.load(Ordering::SeqCst) == seen {
-        if bg_finished(state)? {
-            return written(join_bg_write(state)?).and_then(|s| check_placed(state, waiting, s));
+    // Some(true): a new attempt; Some(false): the write finished meanwhile.
+    let moved = poll_until(STUCK, Duration::from_millis(10), || {
+        if attempts.load(Ordering::SeqCst) != seen {
+            return Ok(Some(true));
         }
-        ensure!(
-            Instant::now() < deadline,
-            "the waiting write made no new attempt for {STUCK:?}: it is stuck"
-        );
-        thread::sleep(Duration::from_millis(10));
+        Ok(bg_finished(state)?.then_some(false))
+    })?;
+    match moved {
+        Some(true) => Ok(()),
+        Some(false) => written(join_bg_write(state)?).and_then(|s| check_placed(state, waiting, s)),
+        None => bail!("the waiting write made no new attempt for {STUCK:?}: it is stuck"),
     }
-    Ok(())
 }
 
 #[then(regex = r"^the '([^']*)' process should wait for space$")]

@@ -1,0 +1,65 @@
+//! Bounded waiting. Every wait of a step ends by a deadline; the step says what did not
+//! happen, so these return `None` (or fail with the text given) once the time is up.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Result};
+
+/// Calls `check` every `interval` until it yields a value, for at most `timeout` (checking
+/// once more at the deadline); `None` when the time ran out.
+pub fn poll_until<T>(
+    timeout: Duration,
+    interval: Duration,
+    mut check: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check()? {
+            return Ok(Some(value));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        thread::sleep(interval.min(deadline - now));
+    }
+}
+
+/// Spins (yielding now and then) until `done`, or fails after `limit` saying `what` did not
+/// happen: for waits measured in microseconds, where a sleep would distort the measurement.
+pub fn spin_until(limit: Instant, what: &str, done: impl Fn() -> bool) -> Result<()> {
+    let mut spins = 0u32;
+    while !done() {
+        spins += 1;
+        if spins.is_multiple_of(256) {
+            ensure!(Instant::now() < limit, "{what} did not happen in time");
+            thread::yield_now();
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn polling_yields_the_value_or_none_at_the_deadline() {
+        let mut calls = 0;
+        let found = poll_until(Duration::from_secs(5), Duration::from_millis(1), || {
+            calls += 1;
+            Ok((calls == 3).then_some(calls))
+        });
+        assert_eq!(found.unwrap(), Some(3));
+        let start = Instant::now();
+        let none = poll_until(Duration::from_millis(30), Duration::from_millis(5), || {
+            Ok(None::<()>)
+        });
+        assert_eq!(none.unwrap(), None);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        assert!(spin_until(Instant::now(), "x", || false).is_err());
+    }
+}
