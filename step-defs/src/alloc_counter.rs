@@ -4,6 +4,11 @@
 //! CountingAllocator;`); without it the counting steps fail with a clear message instead of
 //! passing.
 
+#![allow(
+    unsafe_code,
+    reason = "a GlobalAlloc implementation is unsafe by definition; it only delegates to System"
+)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -12,11 +12,14 @@ pub const BLOCK_ALIGNMENT: u64 = 64;
 /// metadata can then be written); the payload size must be at least 1 byte (rounded to 64).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BufferConfig {
+    /// Requested metadata size in bytes, before rounding.
     pub metadata_size: usize,
+    /// Requested payload (ring) size in bytes, before rounding.
     pub payload_size: usize,
 }
 
 impl BufferConfig {
+    /// A configuration with the given sizes, stored as given (rounding happens when used).
     pub const fn new(metadata_size: usize, payload_size: usize) -> Self {
         BufferConfig {
             metadata_size,

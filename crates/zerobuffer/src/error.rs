@@ -14,7 +14,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The buffer name cannot be used as a file name (see [`crate::validate_name`]).
     #[error("invalid buffer name {name:?}: {reason}")]
-    InvalidName { name: String, reason: &'static str },
+    InvalidName {
+        /// The rejected name.
+        name: String,
+        /// Why it was rejected, e.g. "the name contains '/'".
+        reason: &'static str,
+    },
 
     /// The configuration cannot describe a buffer (e.g. payload size 0).
     #[error("invalid buffer configuration: {0}")]
@@ -22,7 +27,12 @@ pub enum Error {
 
     /// The shared memory or one of its semaphores does not exist.
     #[error("buffer {name:?} not found: {what} does not exist")]
-    BufferNotFound { name: String, what: &'static str },
+    BufferNotFound {
+        /// The buffer that was looked up.
+        name: String,
+        /// The missing object: "shared memory" or "semaphore".
+        what: &'static str,
+    },
 
     /// The segment exists but nobody is reading it (`reader_pid` 0 or dead).
     #[error("No active reader found for buffer {0:?}")]
@@ -34,7 +44,10 @@ pub enum Error {
 
     /// Another live process already writes this buffer.
     #[error("Another writer is already connected (pid {pid})")]
-    WriterAlreadyConnected { pid: u64 },
+    WriterAlreadyConnected {
+        /// PID of the live writer that holds the buffer.
+        pid: u64,
+    },
 
     /// The OIEB does not describe a v1 buffer this library can use.
     #[error("Invalid OIEB: {0}")]
@@ -42,7 +55,14 @@ pub enum Error {
 
     /// The OIEB announces a protocol major version other than 1.
     #[error("Incompatible protocol version {major}.{minor}.{patch}")]
-    IncompatibleVersion { major: u8, minor: u8, patch: u8 },
+    IncompatibleVersion {
+        /// Major version byte found in the OIEB.
+        major: u8,
+        /// Minor version byte found in the OIEB.
+        minor: u8,
+        /// Patch version byte found in the OIEB.
+        patch: u8,
+    },
 
     /// The writer died (PID not alive) or left gracefully with nothing left to read.
     #[error("Writer process is dead")]
@@ -60,7 +80,12 @@ pub enum Error {
     /// protocol.md §12.17) it fits neither before the ring end nor before the write position.
     /// `max` is the largest frame that can be written at this point.
     #[error("Frame too large: {len} bytes, at most {max} bytes fit")]
-    FrameTooLarge { len: usize, max: u64 },
+    FrameTooLarge {
+        /// Data length of the refused frame in bytes.
+        len: usize,
+        /// Largest data length in bytes that can be written at this point.
+        max: u64,
+    },
 
     /// Zero-length frames are refused: a zero size header is the wrap marker.
     #[error("Invalid frame size: 0")]
@@ -68,7 +93,12 @@ pub enum Error {
 
     /// The frame header carries a sequence number other than the expected one.
     #[error("Sequence error: expected {expected}, got {got}")]
-    Sequence { expected: u64, got: u64 },
+    Sequence {
+        /// The sequence number the reader expected next.
+        expected: u64,
+        /// The sequence number found in the frame header.
+        got: u64,
+    },
 
     /// A frame header that cannot be valid (zero size after a wrap, crossing the ring end, ...).
     #[error("Invalid frame header: {0}")]
@@ -80,11 +110,21 @@ pub enum Error {
 
     /// `8 + len` exceeds the metadata block.
     #[error("Metadata too large for buffer: {len} bytes + 8-byte prefix exceed metadata size {metadata_size}")]
-    MetadataTooLarge { len: usize, metadata_size: u64 },
+    MetadataTooLarge {
+        /// Length of the refused metadata in bytes, without the prefix.
+        len: usize,
+        /// Size of the buffer's metadata block in bytes.
+        metadata_size: u64,
+    },
 
     /// The stored metadata length prefix does not fit the written bytes.
     #[error("Invalid metadata size: prefix {prefix}, written bytes {written}")]
-    InvalidMetadata { prefix: u64, written: u64 },
+    InvalidMetadata {
+        /// The data length stored in the 8-byte prefix.
+        prefix: u64,
+        /// `metadata_written_bytes` from the OIEB (prefix included).
+        written: u64,
+    },
 
     /// The wait ended without data (reader) or without an answer (other waits).
     #[error("timed out after {0:?}")]
@@ -93,7 +133,12 @@ pub enum Error {
     /// A duplex response did not answer the oldest outstanding request (`expected` is `None`
     /// when no request was outstanding). Requests and responses correlate by order only.
     #[error("Unexpected response: expected sequence {expected:?}, got {got}")]
-    UnexpectedResponse { expected: Option<u64>, got: u64 },
+    UnexpectedResponse {
+        /// Sequence number of the oldest outstanding request, if any.
+        expected: Option<u64>,
+        /// Sequence number the response carried.
+        got: u64,
+    },
 
     /// A second zero-copy slot was requested while one is still outstanding, or a similar misuse.
     #[error("invalid operation: {0}")]
@@ -102,7 +147,9 @@ pub enum Error {
     /// An operating-system call failed.
     #[error("{context}: {source}")]
     Os {
+        /// What was being done when the call failed.
         context: String,
+        /// The error the operating system reported.
         #[source]
         source: io::Error,
     },

@@ -10,6 +10,8 @@ mod active {
 
     static FAIL_SEMAPHORE_CREATION: Mutex<Option<HashSet<String>>> = Mutex::new(None);
 
+    /// Makes the next creation of a semaphore of buffer `buffer` fail (once), as an OS
+    /// refusal would.
     pub fn fail_next_semaphore_creation(buffer: &str) {
         let mut names = FAIL_SEMAPHORE_CREATION
             .lock()

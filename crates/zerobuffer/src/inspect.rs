@@ -12,11 +12,15 @@ use crate::shm::SharedMemory;
 /// The control block of a buffer plus what can be said about its processes.
 #[derive(Debug, Clone)]
 pub struct BufferInfo {
+    /// The inspected buffer's name.
     pub name: String,
     /// Size of the shared-memory segment in bytes.
     pub segment_size: u64,
+    /// Every OIEB field, as read at inspection time.
     pub oieb: OiebSnapshot,
+    /// Whether `reader_pid` names a live process.
     pub reader_alive: bool,
+    /// Whether `writer_pid` names a live process.
     pub writer_alive: bool,
 }
 

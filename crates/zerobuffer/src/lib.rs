@@ -23,6 +23,8 @@
 //!
 //! Linux with glibc only: the semaphores must be glibc's `sem_t` to be shared with the peers.
 
+#![warn(missing_docs)]
+
 #[cfg(not(target_os = "linux"))]
 compile_error!("zerobuffer supports Linux (glibc) only");
 

@@ -67,11 +67,13 @@ impl ObjectNames {
 /// "nothing left behind" checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectPaths {
+    /// The shared-memory segment (`/dev/shm/NAME`).
     pub segment: PathBuf,
     /// "data available" semaphore (`sem-w-NAME`).
     pub sem_write: PathBuf,
     /// "space available" semaphore (`sem-r-NAME`).
     pub sem_read: PathBuf,
+    /// The reader lock file (`/tmp/zerobuffer/NAME.lock`).
     pub lock_file: PathBuf,
 }
 

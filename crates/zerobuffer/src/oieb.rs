@@ -12,18 +12,31 @@ use crate::shm::SharedMemory;
 /// A decoded copy of every OIEB field, as `zerobuffer inspect` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OiebSnapshot {
+    /// Size of the block as stored (`oieb_size`, 128 in v1).
     pub oieb_size: u32,
+    /// Version bytes: major, minor, patch, reserved.
     pub version: [u8; 4],
+    /// Size `M` of the metadata block in bytes.
     pub metadata_size: u64,
+    /// Bytes of the metadata block not yet used.
     pub metadata_free_bytes: u64,
+    /// Bytes of metadata stored, 8-byte prefix included (0 if none).
     pub metadata_written_bytes: u64,
+    /// Size `P` of the payload ring in bytes.
     pub payload_size: u64,
+    /// Bytes of the ring free for the writer.
     pub payload_free_bytes: u64,
+    /// Ring offset where the writer puts the next frame.
     pub payload_write_pos: u64,
+    /// Ring offset of the next frame the reader hands out.
     pub payload_read_pos: u64,
+    /// Frames and wrap markers the writer has committed.
     pub payload_written_count: u64,
+    /// Frames the reader has handed out plus wrap markers it consumed.
     pub payload_read_count: u64,
+    /// PID of the connected writer, 0 when none.
     pub writer_pid: u64,
+    /// PID of the reader that created the buffer, 0 after it closed.
     pub reader_pid: u64,
 }
 

@@ -121,6 +121,7 @@ impl Reader {
         })
     }
 
+    /// The name of the buffer.
     pub fn name(&self) -> &str {
         &self.names.buffer
     }

@@ -1,5 +1,10 @@
 //! Named POSIX semaphores (glibc `sem_open` family), shared with the C++/C#/Python peers.
 
+#![allow(
+    unsafe_code,
+    reason = "the FFI to glibc's sem_open family and the sem_t pointer it returns"
+)]
+
 use std::ffi::CString;
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -71,6 +76,7 @@ impl NamedSemaphore {
         }
     }
 
+    /// Adds one token (`sem_post`), waking one waiter if there is any.
     pub fn post(&self) -> io::Result<()> {
         // SAFETY: `self.sem` is an open semaphore until drop.
         if unsafe { libc::sem_post(self.sem) } == 0 {

@@ -3,6 +3,11 @@
 //! This and `sem.rs` are the only modules with `unsafe` code. Everything else reaches the
 //! mapping through the bounds-checked accessors below.
 
+#![allow(
+    unsafe_code,
+    reason = "the mapping of the shared segment and the accesses to its bytes"
+)]
+
 use std::fs::File;
 use std::io;
 use std::slice;

@@ -26,14 +26,17 @@ impl RawBuffer {
         })
     }
 
+    /// The size of the whole segment in bytes.
     pub fn len(&self) -> usize {
         self.shm.len()
     }
 
+    /// Whether the segment has no bytes at all.
     pub fn is_empty(&self) -> bool {
         self.shm.len() == 0
     }
 
+    /// A decoded copy of the segment's OIEB as it is now.
     pub fn oieb(&self) -> OiebSnapshot {
         Oieb::new(&self.shm).snapshot()
     }
@@ -43,18 +46,22 @@ impl RawBuffer {
         OIEB_SIZE + self.oieb().metadata_size as usize
     }
 
+    /// A copy of `len` bytes at segment offset `offset`.
     pub fn read(&self, offset: usize, len: usize) -> Vec<u8> {
         self.shm.bytes(offset, len).to_vec()
     }
 
+    /// Overwrites the bytes at segment offset `offset` with `data`, whatever they mean.
     pub fn write(&self, offset: usize, data: &[u8]) {
         self.shm.write_from(offset, data);
     }
 
+    /// The little-endian u64 at segment offset `offset` (an OIEB field, say).
     pub fn read_u64(&self, offset: usize) -> u64 {
         u64::from_le_bytes(self.read(offset, 8).try_into().expect("8 bytes"))
     }
 
+    /// Overwrites the little-endian u64 at segment offset `offset`.
     pub fn write_u64(&self, offset: usize, value: u64) {
         self.write(offset, &value.to_le_bytes());
     }
@@ -65,6 +72,7 @@ impl RawBuffer {
         FrameHeader::decode(bytes.as_slice().try_into().expect("16 bytes"))
     }
 
+    /// Overwrites the frame header at payload position `pos`.
     pub fn set_frame_header(&self, pos: u64, header: FrameHeader) {
         self.write(self.payload_offset() + pos as usize, &header.encode());
     }

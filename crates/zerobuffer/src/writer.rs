@@ -112,6 +112,7 @@ impl Writer {
         })
     }
 
+    /// The name of the buffer.
     pub fn name(&self) -> &str {
         &self.names.buffer
     }
@@ -125,6 +126,7 @@ impl Writer {
         self.write_timeout
     }
 
+    /// Sets how long a write waits for space.
     pub fn set_write_timeout(&mut self, timeout: Duration) {
         self.write_timeout = timeout;
     }

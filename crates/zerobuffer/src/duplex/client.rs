@@ -66,6 +66,7 @@ impl DuplexClient {
         })
     }
 
+    /// The name of the channel this client is connected to.
     pub fn channel(&self) -> &str {
         &self.channel
     }

@@ -178,6 +178,7 @@ impl DuplexServer {
         self
     }
 
+    /// The name of the channel this server serves.
     pub fn channel(&self) -> &str {
         &self.channel
     }
