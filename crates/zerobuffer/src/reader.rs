@@ -3,7 +3,7 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_S
 use crate::lock::FileLock;
 use crate::names::ObjectNames;
 use crate::oieb::{Oieb, OiebSnapshot};
+use crate::owned::OwnedFrame;
 use crate::process::{current_pid, is_process_alive};
 use crate::sem::NamedSemaphore;
 use crate::shm::SharedMemory;
@@ -41,6 +42,15 @@ pub struct Reader {
     payload_size: u64,
     metadata_size: u64,
     state: Mutex<ReadState>,
+}
+
+/// A frame taken off the ring, not yet released.
+struct Taken {
+    /// Where its data starts in the segment.
+    offset: usize,
+    len: usize,
+    sequence: u64,
+    ticket: u64,
 }
 
 /// Reader-private bookkeeping (never in shared memory).
@@ -149,6 +159,32 @@ impl Reader {
     /// corrupt ring. A writer that reconnects restarts at sequence 1; the reader accepts that
     /// restart instead of reporting a sequence error (upstream readers do not).
     pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
+        let taken = self.take_next(timeout)?;
+        let data = self.frame_bytes(taken.offset, taken.len);
+        Ok(Frame::new(self, data, taken.sequence, taken.ticket))
+    }
+
+    /// [`read_frame`](Reader::read_frame), for a frame that owns a handle on its reader
+    /// instead of borrowing it: it can be kept past later reads, stored, or sent to another
+    /// thread, and gives its space back when dropped, in ring order as a [`Frame`] does.
+    pub fn read_frame_owned(self: &Arc<Self>, timeout: Duration) -> Result<OwnedFrame> {
+        let taken = self.take_next(timeout)?;
+        Ok(OwnedFrame::new(
+            Arc::clone(self),
+            taken.offset,
+            taken.len,
+            taken.sequence,
+            taken.ticket,
+        ))
+    }
+
+    /// The bytes of a frame handed out by [`take_next`](Reader::take_next).
+    pub(crate) fn frame_bytes(&self, offset: usize, len: usize) -> &[u8] {
+        self.shm.bytes(offset, len)
+    }
+
+    /// Takes the next frame off the ring: where its data is, and its ticket for the release.
+    fn take_next(&self, timeout: Duration) -> Result<Taken> {
         let woken = self
             .sem_write
             .wait(timeout)
@@ -201,11 +237,12 @@ impl Reader {
         oieb.bump_read_count();
         state.expected_sequence = header.sequence + 1;
         let ticket = push_credit(&mut state, total, true, false);
-        let data = self.shm.bytes(
-            self.payload_offset + (offset + HEADER) as usize,
-            header.payload_size as usize,
-        );
-        Ok(Frame::new(self, data, header.sequence, ticket))
+        Ok(Taken {
+            offset: self.payload_offset + (offset + HEADER) as usize,
+            len: header.payload_size as usize,
+            sequence: header.sequence,
+            ticket,
+        })
     }
 
     /// Finds and validates the next frame without changing anything: follows a wrap marker or

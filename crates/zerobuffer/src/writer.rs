@@ -10,6 +10,7 @@ use crate::layout::oieb::WRITER_PID;
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
 use crate::names::ObjectNames;
 use crate::oieb::{Oieb, OiebSnapshot};
+use crate::owned::{OwnedFrameSlot, WriterReturned};
 use crate::process::{current_pid, is_process_alive};
 use crate::ring::{self, Placement, Unplaceable, Wrap};
 use crate::sem::NamedSemaphore;
@@ -196,6 +197,37 @@ impl Writer {
     /// Waits up to the write timeout for space. Nothing is visible to the reader until
     /// [`FrameSlot::commit`]; dropping the slot uncommitted abandons it without a trace.
     pub fn get_frame_buffer(&mut self, len: usize) -> Result<FrameSlot<'_>> {
+        let (placement, data_offset) = self.reserve(len)?;
+        Ok(FrameSlot {
+            writer: self,
+            placement,
+            data_offset,
+            len,
+        })
+    }
+
+    /// [`get_frame_buffer`](Writer::get_frame_buffer), for a slot that owns this writer
+    /// instead of borrowing it: it can be filled later or on another thread, and
+    /// [`OwnedFrameSlot::commit`] hands the writer back. On failure the writer comes back
+    /// with the error.
+    pub fn into_frame_buffer(
+        mut self,
+        len: usize,
+    ) -> std::result::Result<OwnedFrameSlot, WriterReturned> {
+        match self.reserve(len) {
+            Ok((placement, data_offset)) => {
+                Ok(OwnedFrameSlot::new(self, placement, data_offset, len))
+            }
+            Err(error) => Err(WriterReturned {
+                writer: Box::new(self),
+                error,
+            }),
+        }
+    }
+
+    /// Finds room for a frame of `len` bytes, waiting for space; returns where it goes and
+    /// where its data starts in the segment. Changes nothing the reader can see.
+    fn reserve(&mut self, len: usize) -> Result<(Placement, usize)> {
         if len == 0 {
             return Err(Error::ZeroSizeFrame);
         }
@@ -214,12 +246,22 @@ impl Writer {
         };
         self.wait_for_space(placement.required)?;
         let data_offset = self.payload_offset + (placement.offset as usize) + FRAME_HEADER_SIZE;
-        Ok(FrameSlot {
-            writer: self,
-            placement,
-            data_offset,
-            len,
-        })
+        Ok((placement, data_offset))
+    }
+
+    /// The sequence number the next committed frame will carry.
+    pub(crate) fn next_sequence(&self) -> u64 {
+        self.next_sequence
+    }
+
+    /// The bytes of a reserved slot.
+    pub(crate) fn slot_bytes(&self, offset: usize, len: usize) -> &[u8] {
+        self.shm.bytes(offset, len)
+    }
+
+    /// The bytes of a reserved slot, to fill.
+    pub(crate) fn slot_bytes_mut(&mut self, offset: usize, len: usize) -> &mut [u8] {
+        self.shm.bytes_mut(offset, len)
     }
 
     /// Waits until the free bytes cover `required`, in slices that check on the reader.
@@ -251,7 +293,7 @@ impl Writer {
     }
 
     /// Publishes a reserved frame: wrap step, header, positions, free bytes, count, `sem-w`.
-    fn publish(&mut self, placement: Placement, len: usize) -> u64 {
+    pub(crate) fn publish(&mut self, placement: Placement, len: usize) -> u64 {
         let oieb = self.oieb();
         let size = self.payload_size;
         if placement.wrap != Wrap::None {
