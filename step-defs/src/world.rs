@@ -106,9 +106,12 @@ impl ProcessState {
         let mut guard = shared
             .try_lock_for(JOIN_TIMEOUT)
             .ok_or_else(|| anyhow!("the '{}' writer stayed busy in a background job", self.name))?;
-        let writer = guard
-            .as_mut()
-            .ok_or_else(|| anyhow!("the '{}' writer is closed", self.name))?;
+        let writer = guard.as_mut().ok_or_else(|| {
+            anyhow!(
+                "the '{}' writer is closed (or lent to a write in progress)",
+                self.name
+            )
+        })?;
         Ok(f(writer))
     }
 
