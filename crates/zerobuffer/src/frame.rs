@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::time::Duration;
 
+use crate::error::Result;
 use crate::reader::Reader;
 
 /// One received frame, borrowing the bytes in shared memory (no copy).
@@ -63,5 +65,20 @@ impl fmt::Debug for Frame<'_> {
             .field("sequence", &self.sequence)
             .field("len", &self.data.len())
             .finish()
+    }
+}
+
+impl Reader {
+    /// Waits up to `timeout` for the next frame.
+    ///
+    /// Errors: [`Error::Timeout`](crate::Error::Timeout) when nothing arrived and the writer may still send;
+    /// [`Error::WriterDead`](crate::Error::WriterDead) when the writer's process is gone, or it disconnected and every
+    /// frame it wrote has been read; [`Error::Sequence`](crate::Error::Sequence) / [`Error::InvalidFrameHeader`](crate::Error::InvalidFrameHeader) for a
+    /// corrupt ring. A writer that reconnects restarts at sequence 1; the reader accepts that
+    /// restart instead of reporting a sequence error (upstream readers do not).
+    pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
+        let taken = self.take_next(timeout)?;
+        let data = self.frame_bytes(taken.offset, taken.len);
+        Ok(Frame::new(self, data, taken.sequence, taken.ticket))
     }
 }

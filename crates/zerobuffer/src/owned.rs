@@ -6,8 +6,9 @@
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::reader::Reader;
 use crate::ring::Placement;
 use crate::writer::Writer;
@@ -166,5 +167,42 @@ impl fmt::Debug for WriterReturned {
             .field("writer", &self.writer.name())
             .field("error", &self.error)
             .finish()
+    }
+}
+
+impl Reader {
+    /// [`read_frame`](Reader::read_frame), for a frame that owns a handle on its reader
+    /// instead of borrowing it: it can be kept past later reads, stored, or sent to another
+    /// thread, and gives its space back when dropped, in ring order as a [`Frame`](crate::Frame) does.
+    pub fn read_frame_owned(self: &Arc<Self>, timeout: Duration) -> Result<OwnedFrame> {
+        let taken = self.take_next(timeout)?;
+        Ok(OwnedFrame::new(
+            Arc::clone(self),
+            taken.offset,
+            taken.len,
+            taken.sequence,
+            taken.ticket,
+        ))
+    }
+}
+
+impl Writer {
+    /// [`get_frame_buffer`](Writer::get_frame_buffer), for a slot that owns this writer
+    /// instead of borrowing it: it can be filled later or on another thread, and
+    /// [`OwnedFrameSlot::commit`] hands the writer back. On failure the writer comes back
+    /// with the error.
+    pub fn into_frame_buffer(
+        mut self,
+        len: usize,
+    ) -> std::result::Result<OwnedFrameSlot, WriterReturned> {
+        match self.reserve(len) {
+            Ok((placement, data_offset)) => {
+                Ok(OwnedFrameSlot::new(self, placement, data_offset, len))
+            }
+            Err(error) => Err(WriterReturned {
+                writer: Box::new(self),
+                error,
+            }),
+        }
     }
 }

@@ -3,18 +3,16 @@
 use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{fence, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::config::BufferConfig;
 use crate::error::{Error, Result};
-use crate::frame::Frame;
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
 use crate::lock::FileLock;
 use crate::names::ObjectNames;
 use crate::oieb::{Oieb, OiebSnapshot};
-use crate::owned::OwnedFrame;
 use crate::process::{current_pid, is_process_alive};
 use crate::sem::NamedSemaphore;
 use crate::shm::SharedMemory;
@@ -28,7 +26,7 @@ const POLL_INTERVAL: Duration = Duration::from_millis(100);
 /// The reading end of a buffer. It creates the shared memory, semaphores and lock file, and
 /// removes them again when dropped.
 ///
-/// `read_frame` takes `&self`, so several [`Frame`]s may be outstanding at once; their space
+/// `read_frame` takes `&self`, so several [`Frame`](crate::Frame)s may be outstanding at once; their space
 /// returns to the writer in ring order whatever order they are dropped in.
 pub struct Reader {
     names: ObjectNames,
@@ -45,12 +43,15 @@ pub struct Reader {
 }
 
 /// A frame taken off the ring, not yet released.
-struct Taken {
+pub(crate) struct Taken {
     /// Where its data starts in the segment.
-    offset: usize,
-    len: usize,
-    sequence: u64,
-    ticket: u64,
+    pub(crate) offset: usize,
+    /// Its length in bytes.
+    pub(crate) len: usize,
+    /// The sequence number from its header.
+    pub(crate) sequence: u64,
+    /// Its place among the credits owed to the writer, for [`Reader::release`].
+    pub(crate) ticket: u64,
 }
 
 /// Reader-private bookkeeping (never in shared memory).
@@ -151,40 +152,13 @@ impl Reader {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Waits up to `timeout` for the next frame.
-    ///
-    /// Errors: [`Error::Timeout`] when nothing arrived and the writer may still send;
-    /// [`Error::WriterDead`] when the writer's process is gone, or it disconnected and every
-    /// frame it wrote has been read; [`Error::Sequence`] / [`Error::InvalidFrameHeader`] for a
-    /// corrupt ring. A writer that reconnects restarts at sequence 1; the reader accepts that
-    /// restart instead of reporting a sequence error (upstream readers do not).
-    pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
-        let taken = self.take_next(timeout)?;
-        let data = self.frame_bytes(taken.offset, taken.len);
-        Ok(Frame::new(self, data, taken.sequence, taken.ticket))
-    }
-
-    /// [`read_frame`](Reader::read_frame), for a frame that owns a handle on its reader
-    /// instead of borrowing it: it can be kept past later reads, stored, or sent to another
-    /// thread, and gives its space back when dropped, in ring order as a [`Frame`] does.
-    pub fn read_frame_owned(self: &Arc<Self>, timeout: Duration) -> Result<OwnedFrame> {
-        let taken = self.take_next(timeout)?;
-        Ok(OwnedFrame::new(
-            Arc::clone(self),
-            taken.offset,
-            taken.len,
-            taken.sequence,
-            taken.ticket,
-        ))
-    }
-
     /// The bytes of a frame handed out by [`take_next`](Reader::take_next).
     pub(crate) fn frame_bytes(&self, offset: usize, len: usize) -> &[u8] {
         self.shm.bytes(offset, len)
     }
 
     /// Takes the next frame off the ring: where its data is, and its ticket for the release.
-    fn take_next(&self, timeout: Duration) -> Result<Taken> {
+    pub(crate) fn take_next(&self, timeout: Duration) -> Result<Taken> {
         let woken = self
             .sem_write
             .wait(timeout)
@@ -328,7 +302,7 @@ impl Reader {
         Error::Timeout(timeout)
     }
 
-    /// Called by a dropped [`Frame`]: marks its credit released and pays what is now payable.
+    /// Called by a dropped [`Frame`](crate::Frame): marks its credit released and pays what is now payable.
     pub(crate) fn release(&self, ticket: u64) {
         let mut state = self.state();
         let index = ticket.wrapping_sub(state.first_ticket) as usize;

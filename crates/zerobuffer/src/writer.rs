@@ -10,7 +10,6 @@ use crate::layout::oieb::WRITER_PID;
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
 use crate::names::ObjectNames;
 use crate::oieb::{Oieb, OiebSnapshot};
-use crate::owned::{OwnedFrameSlot, WriterReturned};
 use crate::process::{current_pid, is_process_alive};
 use crate::ring::{self, Placement, Unplaceable, Wrap};
 use crate::sem::NamedSemaphore;
@@ -206,28 +205,9 @@ impl Writer {
         })
     }
 
-    /// [`get_frame_buffer`](Writer::get_frame_buffer), for a slot that owns this writer
-    /// instead of borrowing it: it can be filled later or on another thread, and
-    /// [`OwnedFrameSlot::commit`] hands the writer back. On failure the writer comes back
-    /// with the error.
-    pub fn into_frame_buffer(
-        mut self,
-        len: usize,
-    ) -> std::result::Result<OwnedFrameSlot, WriterReturned> {
-        match self.reserve(len) {
-            Ok((placement, data_offset)) => {
-                Ok(OwnedFrameSlot::new(self, placement, data_offset, len))
-            }
-            Err(error) => Err(WriterReturned {
-                writer: Box::new(self),
-                error,
-            }),
-        }
-    }
-
     /// Finds room for a frame of `len` bytes, waiting for space; returns where it goes and
     /// where its data starts in the segment. Changes nothing the reader can see.
-    fn reserve(&mut self, len: usize) -> Result<(Placement, usize)> {
+    pub(crate) fn reserve(&mut self, len: usize) -> Result<(Placement, usize)> {
         if len == 0 {
             return Err(Error::ZeroSizeFrame);
         }
