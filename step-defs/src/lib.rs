@@ -4,6 +4,7 @@
 //! functions by step text through `ZbWorld::collection()`.
 
 pub mod alloc_counter;
+pub mod crash;
 pub mod drain;
 pub mod explain;
 pub mod jobs;

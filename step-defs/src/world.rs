@@ -13,7 +13,9 @@ use std::time::Duration;
 use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, Result};
 use parking_lot::Mutex;
-use zerobuffer::{DuplexClient, DuplexServer, Reader, Writer};
+use zerobuffer::{Abandon as _, DuplexClient, DuplexServer, Reader, Writer};
+
+use crate::crash;
 
 use crate::jobs::Jobs;
 use crate::naming::BufferNames;
@@ -241,28 +243,38 @@ impl ZbWorld {
         // The step names the process, so later subject-less steps go to it (as Harmony routes).
         let state = self.process(name);
         let jobs = state.jobs.stop_all(JOIN_TIMEOUT);
-        let dead = zerobuffer::testing::dead_pid()?;
+        let dead = crash::dead_pid()?;
         if let Some(writer) = state.writer.take() {
             if let Some(writer) = writer.lock().take() {
-                writer.simulate_crash(dead);
+                let buffer = writer.name().to_owned();
+                writer.abandon()?;
+                crash::mark_writer_dead(&buffer, dead)?;
             }
         }
         if let Some(reader) = state.reader.take() {
-            Arc::try_unwrap(reader)
-                .map_err(|_| anyhow!("the '{name}' reader is still in use by other work"))?
-                .simulate_crash(dead);
+            let reader = Arc::try_unwrap(reader)
+                .map_err(|_| anyhow!("the '{name}' reader is still in use by other work"))?;
+            let buffer = reader.name().to_owned();
+            reader.abandon()?;
+            crash::mark_reader_dead(&buffer, dead)?;
         }
         // A server's handler may be running: it is not interrupted, but may send nothing more.
         let server = match state.duplex_server.take() {
-            Some(server) => server
-                .simulate_crash(dead)
-                .context("the crashed duplex server's thread did not end"),
+            Some(server) => {
+                let channel = server.channel().to_owned();
+                server
+                    .abandon()
+                    .context("the crashed duplex server's thread did not end")
+                    .and_then(|()| crash::mark_server_dead(&channel, dead))
+            }
             None => Ok(()),
         };
         if let Some(client) = state.duplex_client.take() {
-            Arc::try_unwrap(client)
-                .map_err(|_| anyhow!("the '{name}' duplex client is still in use by other work"))?
-                .simulate_crash(dead);
+            let client = Arc::try_unwrap(client)
+                .map_err(|_| anyhow!("the '{name}' duplex client is still in use by other work"))?;
+            let channel = client.channel().to_owned();
+            client.abandon()?;
+            crash::mark_client_dead(&channel, dead)?;
         }
         state.last_frame = None;
         server?;

@@ -28,6 +28,7 @@
 #[cfg(not(target_os = "linux"))]
 compile_error!("zerobuffer supports Linux (glibc) only");
 
+mod abandon;
 mod config;
 pub mod duplex;
 mod error;
@@ -57,6 +58,7 @@ pub mod bench_support {
     pub use crate::sem::NamedSemaphore;
 }
 
+pub use abandon::Abandon;
 pub use config::{align_to_block, BufferConfig, BLOCK_ALIGNMENT};
 pub use duplex::{DuplexClient, DuplexServer, ProcessingMode};
 pub use error::{Error, Result};

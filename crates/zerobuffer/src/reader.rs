@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::abandon::Abandon;
 use crate::config::BufferConfig;
 use crate::error::{Error, Result};
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
@@ -34,7 +35,7 @@ pub struct Reader {
     sem_write: NamedSemaphore,
     sem_read: NamedSemaphore,
     lock: Option<FileLock>,
-    /// Set by a simulated crash: drop then leaves everything in place, like a killed process.
+    /// Set by [`Abandon::abandon`]: drop then leaves everything in place, like a killed process.
     abandoned: bool,
     payload_offset: usize,
     payload_size: u64,
@@ -394,13 +395,12 @@ impl Reader {
     }
 }
 
-#[cfg(feature = "testing")]
-impl Reader {
-    /// Test hook: leaves the buffer exactly as a killed reader process would (objects in place,
-    /// lock released by the kernel) with `reader_pid` set to `dead_pid`.
-    pub fn simulate_crash(mut self, dead_pid: u64) {
-        self.oieb().set_reader_pid(dead_pid);
+impl Abandon for Reader {
+    /// Leaves the segment, semaphores and lock file in place with this process's PID as
+    /// `reader_pid` (see [`Abandon`]).
+    fn abandon(mut self) -> Result<()> {
         self.abandoned = true;
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{fence, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::abandon::Abandon;
 use crate::error::{Error, Result};
 use crate::layout::oieb::WRITER_PID;
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
@@ -310,13 +311,11 @@ impl Writer {
     }
 }
 
-#[cfg(feature = "testing")]
-impl Writer {
-    /// Test hook: leaves the buffer exactly as a killed writer process would, with
-    /// `writer_pid` set to `dead_pid`.
-    pub fn simulate_crash(mut self, dead_pid: u64) {
-        self.oieb().set_writer_pid(dead_pid);
+impl Abandon for Writer {
+    /// Leaves this process's PID as `writer_pid` (see [`Abandon`]).
+    fn abandon(mut self) -> Result<()> {
         self.abandoned = true;
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{request_buffer_name, response_buffer_name, validate_channel};
+use crate::abandon::Abandon;
 use crate::config::BufferConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -144,19 +145,17 @@ impl std::fmt::Debug for DuplexClient {
     }
 }
 
-#[cfg(feature = "testing")]
-impl DuplexClient {
-    /// Test hook: ends the client as a killed process would: the request writer and the
-    /// response buffer are abandoned, not closed, with `dead_pid` as their writer / reader PID.
-    pub fn simulate_crash(self, dead_pid: u64) {
+impl Abandon for DuplexClient {
+    /// Abandons the request writer and the response buffer (see [`Abandon`]).
+    fn abandon(self) -> Result<()> {
         let DuplexClient {
             request, response, ..
         } = self;
         request
             .into_inner()
             .unwrap_or_else(|e| e.into_inner())
-            .simulate_crash(dead_pid);
-        response.simulate_crash(dead_pid);
+            .abandon()?;
+        response.abandon()
     }
 }
 

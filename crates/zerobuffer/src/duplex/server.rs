@@ -1,8 +1,6 @@
 //! The server side of a duplex channel.
 
 use std::ops::{Deref, DerefMut};
-#[cfg(feature = "testing")]
-use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -10,6 +8,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::{request_buffer_name, response_buffer_name, validate_channel, ProcessingMode};
+use crate::abandon::Abandon;
 use crate::config::BufferConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
@@ -28,9 +27,8 @@ const MAX_KEPT_ERRORS: usize = 64;
 #[derive(Default)]
 struct Control {
     stop: AtomicBool,
-    /// The dead PID a simulated crash leaves in the control blocks; 0 while none happened.
-    #[cfg(feature = "testing")]
-    crash_pid: AtomicU64,
+    /// Set when the server is to end as a killed process would (see [`Abandon`]).
+    abandon: AtomicBool,
 }
 
 impl Control {
@@ -42,15 +40,13 @@ impl Control {
         self.stop.store(true, Ordering::SeqCst);
     }
 
-    #[cfg(feature = "testing")]
-    fn crash(&self, dead_pid: u64) {
-        self.crash_pid.store(dead_pid, Ordering::SeqCst);
+    fn request_abandon(&self) {
+        self.abandon.store(true, Ordering::SeqCst);
         self.request_stop();
     }
 
-    #[cfg(feature = "testing")]
-    fn crashed(&self) -> Option<u64> {
-        Some(self.crash_pid.load(Ordering::SeqCst)).filter(|&pid| pid != 0)
+    fn abandoning(&self) -> bool {
+        self.abandon.load(Ordering::SeqCst)
     }
 }
 
@@ -71,9 +67,8 @@ impl Responder<'_> {
                 "a request gets exactly one response",
             ));
         }
-        #[cfg(feature = "testing")]
-        if self.control.crashed().is_some() {
-            return Err(Error::InvalidOperation("the server crashed (simulated)"));
+        if self.control.abandoning() {
+            return Err(Error::InvalidOperation("the server was abandoned"));
         }
         // Probe until there is room: an uncommitted slot leaves no trace, and room only grows
         // while we wait (the client frees it), so the real reservation then succeeds at once.
@@ -98,13 +93,12 @@ impl Responder<'_> {
     }
 }
 
-#[cfg(feature = "testing")]
 impl Responder<'_> {
-    /// Test hook: the handler "kills" its server process. Nothing more is written; once the
-    /// handler returns, the serving thread abandons the request buffer and the response writer
-    /// like a killed process would, leaving `dead_pid` in both control blocks.
-    pub fn simulate_crash(&mut self, dead_pid: u64) {
-        self.control.crash(dead_pid);
+    /// Ends the server as a killed process would, once this handler returns: nothing more is
+    /// written, the request being handled is never released, and the serving thread abandons
+    /// the request buffer and the response writer (see [`Abandon`]).
+    pub fn abandon_server(&mut self) {
+        self.control.request_abandon();
     }
 }
 
@@ -269,14 +263,12 @@ impl DuplexServer {
     }
 }
 
-#[cfg(feature = "testing")]
-impl DuplexServer {
-    /// Test hook: ends the server as a killed process would. A running handler is not
-    /// interrupted, but whatever it still tries to send is refused; then the request buffer
-    /// and the response writer are abandoned, not closed: their objects stay, with `dead_pid`
-    /// as their reader / writer PID. Waits for the serving thread like [`DuplexServer::stop`].
-    pub fn simulate_crash(mut self, dead_pid: u64) -> Result<()> {
-        self.control.crash(dead_pid);
+impl Abandon for DuplexServer {
+    /// A running handler is not interrupted, but whatever it still tries to send is refused;
+    /// then the request buffer and the response writer are abandoned, not closed. Waits for
+    /// the serving thread like [`DuplexServer::stop`], and fails as it does.
+    fn abandon(mut self) -> Result<()> {
+        self.control.request_abandon();
         self.stop()
     }
 }
@@ -344,8 +336,7 @@ impl ServeLoop {
                 self.attach_timeout,
                 &self.control,
             );
-            #[cfg(feature = "testing")]
-            if self.control.crashed().is_some() {
+            if self.control.abandoning() {
                 // A killed process releases nothing, not even the request it was handling.
                 std::mem::forget(request);
                 break;
@@ -366,9 +357,8 @@ impl ServeLoop {
                 }
             }
         }
-        #[cfg(feature = "testing")]
-        if let Some(dead_pid) = self.control.crashed() {
-            self.abandon(dead_pid);
+        if self.control.abandoning() {
+            self.abandon();
             return;
         }
         tracing::debug!(channel = %self.channel, "duplex server stopped");
@@ -377,15 +367,14 @@ impl ServeLoop {
     }
 }
 
-#[cfg(feature = "testing")]
 impl ServeLoop {
-    /// Leaves both endpoints as a killed process would (see [`DuplexServer::simulate_crash`]).
-    fn abandon(mut self, dead_pid: u64) {
-        tracing::debug!(channel = %self.channel, "duplex server crashed (simulated)");
+    /// Leaves both endpoints as a killed process would (see [`Abandon`]).
+    fn abandon(mut self) {
+        tracing::debug!(channel = %self.channel, "duplex server abandoned");
         if let Some(writer) = self.response.take() {
-            writer.simulate_crash(dead_pid);
+            let _ = writer.abandon();
         }
-        self.reader.simulate_crash(dead_pid);
+        let _ = self.reader.abandon();
     }
 }
 

@@ -361,7 +361,7 @@ fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
 #[when(regex = r"^the '([^']*)' process simulates crash after '([^']*)' second$")]
 fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
     let delay = Duration::from_secs_f64(num(&seconds)?);
-    let dead_pid = zerobuffer::testing::dead_pid()?;
+    let dead_pid = crate::crash::dead_pid()?;
     let state = world.process(&process);
     // The client leaves this process's hands now: from here on only the timer touches it.
     let client = state
@@ -375,9 +375,10 @@ fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) 
         if stopped.is_some() {
             return Ok(()); // the scenario ended first: close normally
         }
-        Arc::try_unwrap(client)
-            .map_err(|_| anyhow!("the duplex client is still in use by other work"))?
-            .simulate_crash(dead_pid);
-        Ok(())
+        let client = Arc::try_unwrap(client)
+            .map_err(|_| anyhow!("the duplex client is still in use by other work"))?;
+        let channel = client.channel().to_owned();
+        zerobuffer::Abandon::abandon(client)?;
+        crate::crash::mark_client_dead(&channel, dead_pid)
     })
 }

@@ -169,6 +169,7 @@ fn start_handler(world: &mut ZbWorld, process: &str, behaviour: Behaviour) -> Re
         .duplex_server
         .as_mut()
         .ok_or_else(|| anyhow!("the '{process}' process has created no duplex channel"))?;
+    let channel_name = server.channel().to_owned();
     let handler = move |request: &Frame<'_>, responder: &mut Responder<'_>| {
         let arrived = Instant::now();
         match behaviour {
@@ -176,7 +177,13 @@ fn start_handler(world: &mut ZbWorld, process: &str, behaviour: Behaviour) -> Re
             Behaviour::CrashAfter(d, dead_pid) => {
                 thread::sleep(d);
                 log.update(|s| s.crashed_during = Some(request.sequence()));
-                responder.simulate_crash(dead_pid);
+                // Dead first (nothing more is written once the handler returns), then the
+                // serving thread abandons both endpoints.
+                let marked = crate::crash::mark_server_dead(&channel_name, dead_pid);
+                responder.abandon_server();
+                if let Err(e) = marked {
+                    tracing::error!(error = %e, "could not mark the crashed server dead");
+                }
                 return Err(Error::InvalidOperation("the server crashed (simulated)"));
             }
             _ => {}

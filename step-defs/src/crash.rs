@@ -1,0 +1,44 @@
+//! Crashes simulated in-process: endpoints are abandoned ([`zerobuffer::Abandon`]) and the
+//! PID of a process that is gone goes where theirs was, which is what a killed process leaves
+//! behind. (Under an orchestrator real processes are killed instead.)
+
+use anyhow::Result;
+use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
+use zerobuffer::layout::oieb::{READER_PID, WRITER_PID};
+use zerobuffer::testing::RawBuffer;
+
+use crate::explain::Explain as _;
+
+/// The PID of a process that existed and is gone (spawned, exited and reaped).
+pub fn dead_pid() -> Result<u64> {
+    Ok(zerobuffer::testing::dead_pid()?)
+}
+
+fn mark(buffer: &str, field: usize, dead: u64) -> Result<()> {
+    RawBuffer::open(buffer)
+        .with_context(|| format!("mapping '{buffer}' to mark its endpoint dead"))?
+        .write_u64(field, dead);
+    Ok(())
+}
+
+/// Puts `dead` as the reader PID of `buffer`.
+pub fn mark_reader_dead(buffer: &str, dead: u64) -> Result<()> {
+    mark(buffer, READER_PID, dead)
+}
+
+/// Puts `dead` as the writer PID of `buffer`.
+pub fn mark_writer_dead(buffer: &str, dead: u64) -> Result<()> {
+    mark(buffer, WRITER_PID, dead)
+}
+
+/// A duplex server's endpoints: the request buffer's reader, the response buffer's writer.
+pub fn mark_server_dead(channel: &str, dead: u64) -> Result<()> {
+    mark_reader_dead(&request_buffer_name(channel), dead)?;
+    mark_writer_dead(&response_buffer_name(channel), dead)
+}
+
+/// A duplex client's endpoints: the request buffer's writer, the response buffer's reader.
+pub fn mark_client_dead(channel: &str, dead: u64) -> Result<()> {
+    mark_writer_dead(&request_buffer_name(channel), dead)?;
+    mark_reader_dead(&response_buffer_name(channel), dead)
+}
