@@ -33,7 +33,6 @@ mod config;
 pub mod duplex;
 mod error;
 mod frame;
-mod inject;
 mod inspect;
 pub mod layout;
 mod lock;

@@ -94,8 +94,7 @@ impl Reader {
         };
         let oieb = Oieb::new(&shm);
         oieb.initialize(metadata_size, payload_size);
-        let semaphores = crate::inject::semaphore_creation(name)
-            .and_then(|()| NamedSemaphore::create(&names.sem_write))
+        let semaphores = NamedSemaphore::create(&names.sem_write)
             .and_then(|w| NamedSemaphore::create(&names.sem_read).map(|r| (w, r)));
         let (sem_write, sem_read) = match semaphores {
             Ok(pair) => pair,

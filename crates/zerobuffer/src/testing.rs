@@ -1,5 +1,5 @@
 //! Hooks for conformance tests (feature `testing`): raw access to a live buffer, dead PIDs for
-//! simulated crashes, injected failures. Nothing here is needed to use the library; these exist
+//! simulated crashes. Nothing here is needed to use the library; these exist
 //! so test steps can corrupt, inspect and break buffers the way the shared suite describes.
 
 use std::process::Command;
@@ -9,7 +9,6 @@ use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, OIEB_SIZE};
 use crate::oieb::{Oieb, OiebSnapshot};
 use crate::shm::SharedMemory;
 
-pub use crate::inject::fail_next_semaphore_creation;
 /// Raw named semaphores, for steps that pre-create or probe a buffer's semaphores.
 pub use crate::sem::NamedSemaphore;
 

@@ -291,22 +291,33 @@ fn current_attempt(world: &mut ZbWorld) -> Result<&mut Attempt> {
         .ok_or_else(|| anyhow!("no creation was attempted"))
 }
 
-/// The error is the failure injected before sem-w is created.
+/// The error is the creation of sem-w failing, as [`run_with_semaphore_failure`] makes it.
 pub(crate) fn ensure_injected_semaphore_failure(err: &Error) -> Result<()> {
-    let injected = matches!(err, Error::Os { context, source }
-        if context.contains("semaphores") && source.to_string().contains("injected"));
+    let blocked = matches!(err, Error::Os { context, source }
+        if context.contains("semaphores") && source.raw_os_error() == Some(Errno::EXIST.raw_os_error()));
     ensure!(
-        injected,
-        "expected the injected semaphore creation failure, got: {err}"
+        blocked,
+        "expected the creation of sem-w to fail (its name was taken by a directory), got: {err}"
     );
     Ok(())
 }
 
-/// Arms the library's hook so the next creation of the attempt's buffer fails right before
-/// sem-w, after lock file and segment exist; then runs it.
+/// Runs the attempt with sem-w's name taken by a directory (`/dev/shm/sem.sem-w-NAME`), so
+/// that its creation fails for real, after the lock file and the segment exist: `sem_open`
+/// with `O_EXCL` finds the name taken, and the library cannot unlink a directory to retry.
+/// The directory is removed right after.
 pub(crate) fn run_with_semaphore_failure(attempt: &mut Attempt) -> Result<()> {
-    zerobuffer::testing::fail_next_semaphore_creation(&attempt.name);
-    attempt.run()
+    let blocker = PathBuf::from(format!("/dev/shm/sem.sem-w-{}", attempt.name));
+    fs::create_dir(&blocker).with_context(|| format!("creating {}", blocker.display()))?;
+    let ran = attempt.run();
+    let removed =
+        fs::remove_dir(&blocker).with_context(|| format!("removing {}", blocker.display()));
+    ran?;
+    removed?;
+    match &mut attempt.watch {
+        Some(watch) => watch.collect(),
+        None => Ok(()),
+    }
 }
 
 // ---- A lowered descriptor limit --------------------------------------------------------------
