@@ -40,8 +40,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zerobuffer::bench_support::NamedSemaphore;
 use zerobuffer::duplex::request_buffer_name;
+use zerobuffer::NamedSemaphore;
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode, LOCK_DIR};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;

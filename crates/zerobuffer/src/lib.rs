@@ -50,13 +50,6 @@ pub mod testdata;
 pub mod testing;
 mod writer;
 
-/// Not part of the API: the raw named semaphore, for the benchmark that measures the
-/// cross-process wake-up floor beside the duplex round trip.
-#[doc(hidden)]
-pub mod bench_support {
-    pub use crate::sem::NamedSemaphore;
-}
-
 pub use abandon::Abandon;
 pub use config::{align_to_block, BufferConfig, BLOCK_ALIGNMENT};
 pub use duplex::{DuplexClient, DuplexServer, ProcessingMode};
@@ -68,5 +61,6 @@ pub use oieb::OiebSnapshot;
 pub use owned::{OwnedFrame, OwnedFrameSlot, WriterReturned};
 pub use process::{current_pid, is_process_alive};
 pub use reader::Reader;
+pub use sem::NamedSemaphore;
 pub use stale::{clean_all_stale, clean_stale, CleanOutcome};
 pub use writer::{FrameSlot, Writer, DEFAULT_WRITE_TIMEOUT};

@@ -9,7 +9,9 @@ use std::ffi::CString;
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// An open named semaphore; closed (not unlinked) on drop.
+/// An open named semaphore; closed (not unlinked) on drop. A buffer's two are
+/// `/sem-w-NAME` and `/sem-r-NAME` (protocol.md §0, §4); tools use this type to prepare, probe
+/// or benchmark a buffer's signalling without attaching as reader or writer.
 pub struct NamedSemaphore {
     sem: *mut libc::sem_t,
 }

@@ -9,9 +9,6 @@ use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, OIEB_SIZE};
 use crate::oieb::{Oieb, OiebSnapshot};
 use crate::shm::SharedMemory;
 
-/// Raw named semaphores, for steps that pre-create or probe a buffer's semaphores.
-pub use crate::sem::NamedSemaphore;
-
 /// A mapping of a live buffer's whole segment, readable and writable byte by byte.
 pub struct RawBuffer {
     shm: SharedMemory,

@@ -11,7 +11,7 @@ use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::testdata::{fill_frame_data, frame_data};
-use zerobuffer::testing::NamedSemaphore;
+use zerobuffer::NamedSemaphore;
 use zerobuffer::{Error, Writer};
 
 use super::basic::{create_buffer, write_with_timeout, DEFAULT_CONFIG};

@@ -13,8 +13,8 @@ use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{oieb as off, OIEB_SIGNATURE};
-use zerobuffer::testing::NamedSemaphore;
 use zerobuffer::testing::RawBuffer;
+use zerobuffer::NamedSemaphore;
 use zerobuffer::{BufferConfig, Error, Reader, Writer, MAX_NAME_LEN};
 
 use super::basic::DEFAULT_CONFIG;

@@ -10,7 +10,7 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
 use rustix::time::ClockId;
-use zerobuffer::testing::NamedSemaphore;
+use zerobuffer::NamedSemaphore;
 
 use super::{best_ns, cpu_share, us, Summary, BENCH_READ_TIMEOUT};
 use crate::explain::Explain as _;

@@ -18,7 +18,8 @@ use cucumber::{then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{frame_data, simple_data};
-use zerobuffer::testing::{NamedSemaphore, RawBuffer};
+use zerobuffer::testing::RawBuffer;
+use zerobuffer::NamedSemaphore;
 use zerobuffer::{Error, OiebSnapshot, Writer};
 
 use super::{oieb, HEADER, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};

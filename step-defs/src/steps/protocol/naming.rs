@@ -4,7 +4,7 @@
 use anyhow::{bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then};
-use zerobuffer::testing::NamedSemaphore;
+use zerobuffer::NamedSemaphore;
 use zerobuffer::Reader;
 
 use crate::explain::Explain as _;
