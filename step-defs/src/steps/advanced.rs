@@ -49,14 +49,7 @@ fn simulate_sem_w_failure(world: &mut ZbWorld) -> Result<()> {
 fn cleans_up_shared_memory(world: &mut ZbWorld, process: String) -> Result<()> {
     let attempt = attempt_of(world, &process)?;
     attempt.error()?;
-    attempt.watch()?.created_then_removed(&attempt.name)?;
-    let segment = &object_paths(&attempt.name)[0];
-    ensure!(
-        segment.symlink_metadata().is_err(),
-        "{} still exists",
-        segment.display()
-    );
-    Ok(())
+    attempt.ensure_segment_removed()
 }
 
 #[then(regex = r"^the '([^']*)' process should throw appropriate exception$")]

@@ -269,6 +269,18 @@ impl Attempt {
         }
     }
 
+    /// The attempt created its segment and removed it again: none is left.
+    pub(crate) fn ensure_segment_removed(&self) -> Result<()> {
+        self.watch()?.created_then_removed(&self.name)?;
+        let segment = &object_paths(&self.name)[0];
+        ensure!(
+            segment.symlink_metadata().is_err(),
+            "{} still exists",
+            segment.display()
+        );
+        Ok(())
+    }
+
     pub(crate) fn watch(&self) -> Result<&ShmWatch> {
         self.watch
             .as_ref()

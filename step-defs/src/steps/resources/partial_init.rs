@@ -3,7 +3,7 @@
 use super::*;
 use crate::steps::basic::DEFAULT_CONFIG;
 use crate::world::ZbWorld;
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use cucumber::{given, then};
 
 // ---- 7.1 Partial initialization failure ------------------------------------------------------
@@ -36,14 +36,7 @@ fn creation_failed(world: &mut ZbWorld) -> Result<()> {
 #[then(regex = r"^the shared memory should be cleaned up$")]
 fn shared_memory_cleaned_up(world: &mut ZbWorld) -> Result<()> {
     let attempt = current_attempt(world)?;
-    attempt.watch()?.created_then_removed(&attempt.name)?;
-    let segment = &object_paths(&attempt.name)[0];
-    ensure!(
-        segment.symlink_metadata().is_err(),
-        "{} still exists",
-        segment.display()
-    );
-    Ok(())
+    attempt.ensure_segment_removed()
 }
 
 #[then(regex = r"^no resources should be leaked$")]
