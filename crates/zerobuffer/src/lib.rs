@@ -46,8 +46,6 @@ mod sem;
 mod shm;
 mod stale;
 pub mod testdata;
-#[cfg(feature = "testing")]
-pub mod testing;
 mod writer;
 
 pub use abandon::Abandon;

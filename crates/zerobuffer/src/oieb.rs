@@ -40,6 +40,29 @@ pub struct OiebSnapshot {
     pub reader_pid: u64,
 }
 
+impl OiebSnapshot {
+    /// Decodes an OIEB from its little-endian 64-bit words: `word(offset)` is the word at byte
+    /// `offset` (0, 8, ..., 88), read from a copy of the bytes or from a live mapping.
+    pub fn from_words(word: impl Fn(usize) -> u64) -> OiebSnapshot {
+        let first = word(off::OIEB_SIZE).to_le_bytes();
+        OiebSnapshot {
+            oieb_size: u32::from_le_bytes([first[0], first[1], first[2], first[3]]),
+            version: [first[4], first[5], first[6], first[7]],
+            metadata_size: word(off::METADATA_SIZE),
+            metadata_free_bytes: word(off::METADATA_FREE_BYTES),
+            metadata_written_bytes: word(off::METADATA_WRITTEN_BYTES),
+            payload_size: word(off::PAYLOAD_SIZE),
+            payload_free_bytes: word(off::PAYLOAD_FREE_BYTES),
+            payload_write_pos: word(off::PAYLOAD_WRITE_POS),
+            payload_read_pos: word(off::PAYLOAD_READ_POS),
+            payload_written_count: word(off::PAYLOAD_WRITTEN_COUNT),
+            payload_read_count: word(off::PAYLOAD_READ_COUNT),
+            writer_pid: word(off::WRITER_PID),
+            reader_pid: word(off::READER_PID),
+        }
+    }
+}
+
 /// The OIEB of one mapping.
 #[derive(Clone, Copy)]
 pub(crate) struct Oieb<'a> {
@@ -49,6 +72,7 @@ pub(crate) struct Oieb<'a> {
 macro_rules! fields {
     ($($get:ident / $set:ident => $offset:ident;)*) => {
         $(
+            #[allow(dead_code)]
             pub fn $get(&self) -> u64 {
                 self.word(off::$offset).load(Ordering::Acquire)
             }
@@ -158,21 +182,6 @@ impl<'a> Oieb<'a> {
     }
 
     pub fn snapshot(&self) -> OiebSnapshot {
-        let (oieb_size, version) = self.header();
-        OiebSnapshot {
-            oieb_size,
-            version,
-            metadata_size: self.metadata_size(),
-            metadata_free_bytes: self.metadata_free_bytes(),
-            metadata_written_bytes: self.metadata_written_bytes(),
-            payload_size: self.payload_size(),
-            payload_free_bytes: self.payload_free_bytes(),
-            payload_write_pos: self.write_pos(),
-            payload_read_pos: self.read_pos(),
-            payload_written_count: self.written_count(),
-            payload_read_count: self.read_count(),
-            writer_pid: self.writer_pid(),
-            reader_pid: self.reader_pid(),
-        }
+        OiebSnapshot::from_words(|offset| self.word(offset).load(Ordering::Acquire))
     }
 }

@@ -3,6 +3,11 @@
 //! space (5.5) is in [`wrap`], the "continuous free bytes" formula of protocol.md §3.7 (5.6) in
 //! [`free_space`].
 
+#![allow(
+    unsafe_code,
+    reason = "corrupts the OIEB and frame headers of a live segment (feature 05)"
+)]
+
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -12,8 +17,8 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::layout::{oieb as field, FrameHeader, OIEB_SIZE};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{is_process_alive, Error, OiebSnapshot, Writer};
+use zerobuffer_test_support::RawBuffer;
 
 use super::num;
 use crate::pending::PendingWrite;
@@ -136,7 +141,8 @@ pub(crate) fn corrupt_next_header(
     let old = raw.frame_header(next.offset);
     let mut new = old;
     change(&mut new);
-    raw.set_frame_header(next.offset, new);
+    // SAFETY: the header of a frame not read yet: no frame of this process borrows it.
+    unsafe { raw.set_frame_header(next.offset, new) };
     tracing::debug!(offset = next.offset, ?old, ?new, "corrupted frame header");
     Ok((next.offset, old, new))
 }
@@ -194,20 +200,27 @@ impl Pattern {
 fn corrupts_oieb_field(world: &mut ZbWorld, name: String) -> Result<()> {
     let raw = raw_buffer(world.current()?)?;
     let before = raw.oieb();
-    match name.as_str() {
+    let (offset, bytes): (usize, Vec<u8>) = match name.as_str() {
         // The README's obsolete OIEB table calls the first field "operation size".
-        "oieb_size" | "operation_size" => {
-            raw.write(field::OIEB_SIZE, &(2 * OIEB_SIZE as u32).to_le_bytes())
-        }
-        "version" | "version_major" => raw.write(field::VERSION, &[2]),
+        "oieb_size" | "operation_size" => (
+            field::OIEB_SIZE,
+            (2 * OIEB_SIZE as u32).to_le_bytes().to_vec(),
+        ),
+        "version" | "version_major" => (field::VERSION, vec![2]),
         // Sizes the segment cannot hold.
-        "metadata_size" => raw.write_u64(field::METADATA_SIZE, raw.len() as u64),
-        "payload_size" => raw.write_u64(field::PAYLOAD_SIZE, 0),
+        "metadata_size" => (
+            field::METADATA_SIZE,
+            (raw.len() as u64).to_le_bytes().to_vec(),
+        ),
+        "payload_size" => (field::PAYLOAD_SIZE, 0u64.to_le_bytes().to_vec()),
         other => bail!(
             "no wrong value is defined for OIEB field '{other}' (known: oieb_size, \
              operation_size, version, metadata_size, payload_size)"
         ),
-    }
+    };
+    // SAFETY: OIEB bytes, which no reference of this process covers between library calls
+    // (the library reads the OIEB through atomics during its calls).
+    unsafe { raw.write(offset, &bytes) };
     ensure!(raw.oieb() != before, "the OIEB did not change");
     Ok(())
 }

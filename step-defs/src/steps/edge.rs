@@ -17,8 +17,8 @@ use cucumber::{given, then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{first_frame_data_mismatch, simple_data};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{Error, OiebSnapshot, Reader, Writer};
+use zerobuffer_test_support::RawBuffer;
 
 use super::basic::{spawn_seeded_stream, write, DEFAULT_CONFIG};
 use super::num;

@@ -3,6 +3,11 @@
 //! fail with their reason on this Linux-only library), and stale-resource cleanup.
 //! P170 (`the platform is ...`) is bound in basic.rs.
 
+#![allow(
+    unsafe_code,
+    reason = "writes the OIEB of a stale segment left by a dead reader (2.4)"
+)]
+
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,9 +18,9 @@ use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{oieb as off, OIEB_SIGNATURE};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::NamedSemaphore;
 use zerobuffer::{BufferConfig, Error, Reader, Writer, MAX_NAME_LEN};
+use zerobuffer_test_support::RawBuffer;
 
 use super::basic::DEFAULT_CONFIG;
 use super::resources::{existing_objects, kept_scratch, object_paths, subject};
@@ -432,7 +437,7 @@ fn create_orphaned_segment(world: &mut ZbWorld, buffer: String) -> Result<()> {
     .with_context(|| format!("creating the segment /dev/shm/{name}"))?;
     File::from(fd).set_len(ORPHAN_CONFIG.total_size())?;
     // The OIEB of a buffer whose reader died with two unread frames.
-    let dead = zerobuffer::testing::dead_pid()?;
+    let dead = zerobuffer_test_support::dead_pid()?;
     let raw = RawBuffer::open(&name)?;
     let (m, p) = (
         ORPHAN_CONFIG.metadata_block(),
@@ -448,7 +453,8 @@ fn create_orphaned_segment(world: &mut ZbWorld, buffer: String) -> Result<()> {
         (off::PAYLOAD_WRITTEN_COUNT, 2),
         (off::READER_PID, dead),
     ] {
-        raw.write_u64(offset, value);
+        // SAFETY: OIEB words of a segment this process has no endpoint on.
+        unsafe { raw.write_u64(offset, value) };
     }
     stale.dead_pid = dead;
     Ok(())

@@ -1,7 +1,7 @@
 //! Group N of steps.md: feature 12, protocol compliance. The OIEB after every write and read
 //! (protocol.md §2–§3), the block layout and alignment, the reader's lock file (§5.1) and the
 //! semaphore names (§0, §4.1). The checks read shared memory directly through
-//! `zerobuffer::testing::RawBuffer`, independently of the reader's and writer's own views.
+//! `zerobuffer_test_support::RawBuffer`, independently of the reader's and writer's own views.
 //! The OIEB tables of 12.1 are in [`oieb`], the semaphore names of 12.4 in [`naming`].
 
 use std::fs::{self, File, TryLockError};
@@ -13,10 +13,10 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{FrameHeader, OIEB_SIGNATURE, OIEB_SIZE};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{
     current_pid, is_process_alive, BufferConfig, ObjectPaths, Reader, BLOCK_ALIGNMENT,
 };
+use zerobuffer_test_support::RawBuffer;
 
 use super::basic::DEFAULT_CONFIG;
 use super::stress::{leftovers, mappings_of, subject};
@@ -32,7 +32,7 @@ fn raw_buffer(state: &ProcessState) -> Result<RawBuffer> {
 
 #[given(regex = r"^we are in DEBUG mode for protocol compliance tests$")]
 fn debug_mode(world: &mut ZbWorld) -> Result<()> {
-    // "DEBUG mode" upstream means OIEB introspection. Ours is `zerobuffer::testing`; check on
+    // "DEBUG mode" upstream means OIEB introspection. Ours is `zerobuffer_test_support::RawBuffer`; check on
     // a probe buffer that its view of shared memory agrees with the library's.
     let name = world.buffer_name("protocol-introspection-probe");
     let reader = Reader::create(&name, BufferConfig::new(64, 1024))?;

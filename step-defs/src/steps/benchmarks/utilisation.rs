@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::Mutex;
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::Writer;
+use zerobuffer_test_support::RawBuffer;
 
 use super::{spawn_bench, HEADER};
 use crate::drain::{scenario_buffer, write_seeded};

@@ -5,8 +5,8 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then, when};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{BufferConfig, Reader, Writer};
+use zerobuffer_test_support::RawBuffer;
 
 use super::{unread_entries, write_seeded, HEADER};
 use crate::explain::Explain as _;

@@ -22,8 +22,8 @@ use anyhow::{anyhow, bail, ensure, Result};
 use parking_lot::{Condvar, Mutex};
 use zerobuffer::duplex::{request_buffer_name, Responder};
 use zerobuffer::testdata::{fill_frame_data, simple_data};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
+use zerobuffer_test_support::RawBuffer;
 
 use super::{num, HEADER};
 use crate::alloc_counter::thread_allocations;

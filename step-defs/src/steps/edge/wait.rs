@@ -18,9 +18,9 @@ use cucumber::{then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{frame_data, simple_data};
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::NamedSemaphore;
 use zerobuffer::{Error, OiebSnapshot, Writer};
+use zerobuffer_test_support::RawBuffer;
 
 use super::{oieb, HEADER, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
 use crate::explain::Explain as _;

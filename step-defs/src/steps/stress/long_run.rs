@@ -9,8 +9,8 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use rustix::time::ClockId;
 use zerobuffer::testdata::fill_frame_data;
-use zerobuffer::testing::RawBuffer;
 use zerobuffer::{OiebSnapshot, Writer};
+use zerobuffer_test_support::RawBuffer;
 
 use super::*;
 use crate::drain::DrainRequest;
