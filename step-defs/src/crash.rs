@@ -14,11 +14,6 @@ use zerobuffer_test_support::RawBuffer;
 
 use crate::explain::Explain as _;
 
-/// The PID of a process that existed and is gone (spawned, exited and reaped).
-pub fn dead_pid() -> Result<u64> {
-    Ok(zerobuffer_test_support::dead_pid()?)
-}
-
 fn mark(buffer: &str, field: usize, dead: u64) -> Result<()> {
     let raw = RawBuffer::open(buffer)
         .with_context(|| format!("mapping '{buffer}' to mark its endpoint dead"))?;

@@ -23,11 +23,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::explain::Explain as _;
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use zerobuffer::testdata::first_frame_data_mismatch;
 use zerobuffer::{Error, Reader, Writer, LOCK_DIR};
 
 use crate::jobs::StopFlag;
+use crate::poll::spin_until;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const STANDBY_JOB: &str = "standby-drain";
@@ -178,26 +179,18 @@ pub fn write_seeded(writer: &mut Writer, size: usize) -> Result<u64> {
 /// Waits until the reader, wherever it lives, has taken every entry written (the OIEB's
 /// counts agree), spinning briefly between looks so that latencies stay measurable.
 pub fn wait_taken(writer: &Writer, limit: Instant) -> Result<()> {
-    let mut spins = 0u32;
-    loop {
+    let taken = || {
         let o = writer.oieb_snapshot();
-        if o.payload_read_count == o.payload_written_count {
-            return Ok(());
-        }
-        spins += 1;
-        if spins.is_multiple_of(256) {
-            if Instant::now() >= limit {
-                bail!(
-                    "the reader took {} of {} ring entries",
-                    o.payload_read_count,
-                    o.payload_written_count
-                );
-            }
-            thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
+        o.payload_read_count == o.payload_written_count
+    };
+    spin_until(limit, "the reader taking every entry", taken).map_err(|_| {
+        let o = writer.oieb_snapshot();
+        anyhow!(
+            "the reader took {} of {} ring entries",
+            o.payload_read_count,
+            o.payload_written_count
+        )
+    })
 }
 
 /// The one buffer this scenario's run created, for a writer step that must connect although

@@ -57,12 +57,6 @@ impl PendingWrite {
         *self.home.lock() = Some(writer);
         Ok(sequence)
     }
-
-    /// Drops the reserved slot without publishing anything.
-    pub fn abandon(self) -> Result<()> {
-        drop(self);
-        Ok(())
-    }
 }
 
 impl Drop for PendingWrite {

@@ -243,7 +243,7 @@ impl ZbWorld {
         // The step names the process, so later subject-less steps go to it (as Harmony routes).
         let state = self.process(name);
         let jobs = state.jobs.stop_all(JOIN_TIMEOUT);
-        let dead = crash::dead_pid()?;
+        let dead = zerobuffer_test_support::dead_pid()?;
         if let Some(writer) = state.writer.take() {
             if let Some(writer) = writer.lock().take() {
                 let buffer = writer.name().to_owned();

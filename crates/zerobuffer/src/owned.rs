@@ -151,7 +151,7 @@ impl fmt::Debug for OwnedFrameSlot {
 }
 
 /// [`Writer::into_frame_buffer`] failed: why, and the writer, unchanged.
-#[derive(thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[error("{error}")]
 pub struct WriterReturned {
     /// The writer that was to be lent, back to its owner.
@@ -159,15 +159,6 @@ pub struct WriterReturned {
     /// Why no slot could be reserved.
     #[source]
     pub error: Error,
-}
-
-impl fmt::Debug for WriterReturned {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WriterReturned")
-            .field("writer", &self.writer.name())
-            .field("error", &self.error)
-            .finish()
-    }
 }
 
 impl Reader {

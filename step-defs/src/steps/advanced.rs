@@ -17,7 +17,7 @@ use zerobuffer::{Error, Writer};
 use super::basic::{create_buffer, write_with_timeout, DEFAULT_CONFIG};
 use super::num;
 use super::resources::{
-    attempt_of, attempt_under_limit, ensure_injected_semaphore_failure, ensure_nothing_left,
+    attempt_of, attempt_under_limit, ensure_blocked_semaphore_failure, ensure_nothing_left,
     existing_objects, object_paths, process_references, run_with_semaphore_failure, subject,
     Creation, DescriptorLimit,
 };
@@ -56,7 +56,7 @@ fn cleans_up_shared_memory(world: &mut ZbWorld, process: String) -> Result<()> {
 fn throws_appropriate_exception(world: &mut ZbWorld, process: String) -> Result<()> {
     let attempt = attempt_of(world, &process)?;
     let err = attempt.error()?;
-    ensure_injected_semaphore_failure(err)?;
+    ensure_blocked_semaphore_failure(err)?;
     ensure!(
         err.to_string().contains(&attempt.name),
         "the error does not name the buffer: {err}"

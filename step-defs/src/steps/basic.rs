@@ -172,6 +172,11 @@ fn creates_buffer_minimum(
 /// Connects `process` as writer of buffer `base`.
 pub(crate) fn connect_writer(world: &mut ZbWorld, process: &str, base: &str) -> Result<()> {
     let name = world.buffer_name(base);
+    connect_writer_named(world, process, name)
+}
+
+/// Connects `process`'s writer to the buffer whose real (already mangled) name is `name`.
+pub(crate) fn connect_writer_named(world: &mut ZbWorld, process: &str, name: String) -> Result<()> {
     let mut writer =
         Writer::connect(&name).with_context(|| format!("connecting to buffer '{name}'"))?;
     writer.set_write_timeout(WRITE_TIMEOUT);

@@ -320,7 +320,10 @@ pub(crate) fn start_large_write(state: &mut ProcessState, size: usize) -> Result
         match commands.recv_timeout(Duration::from_millis(20)) {
             Ok(()) => return pending.commit().map(Some),
             Err(mpsc::RecvTimeoutError::Timeout) if !stop.is_set() => {}
-            Err(_) => return pending.abandon().map(|()| None),
+            Err(_) => {
+                drop(pending); // abandons the reserved slot
+                return Ok(None);
+            }
         }
     })?;
     *state.scratch::<LargeWrite>() = LargeWrite {

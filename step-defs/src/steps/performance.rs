@@ -23,7 +23,7 @@ use crate::drain::DrainRequest;
 
 use crate::world::{ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
-/// Frame size of the measurements: a counter frame (the 'default config' ring holds 88).
+/// Frame size of the measurements: 100 bytes (the 'default config' ring holds 88 such frames).
 const FRAME: usize = 100;
 /// How long the measured write stays blocked on the full ring.
 const BLOCKED_WAIT: Duration = Duration::from_secs(1);
@@ -59,7 +59,7 @@ struct Transfer {
 }
 
 /// Writes one seeded frame in place within `timeout`.
-fn write_counter(w: &mut zerobuffer::Writer, timeout: Duration) -> Result<u64, Error> {
+fn write_seeded_within(w: &mut zerobuffer::Writer, timeout: Duration) -> Result<u64, Error> {
     let previous = w.write_timeout();
     w.set_write_timeout(timeout);
     let result = w.get_frame_buffer(FRAME).map(|mut slot| {
@@ -78,7 +78,7 @@ fn monitor_idle_cpu(world: &mut ZbWorld) -> Result<()> {
     let (filled, measured) = state.with_writer(|w| -> Result<_> {
         let mut filled = 0;
         loop {
-            match write_counter(w, Duration::from_millis(200)) {
+            match write_seeded_within(w, Duration::from_millis(200)) {
                 Ok(_) => filled += 1,
                 Err(Error::BufferFull) if filled > 0 => break,
                 Err(e) => return Err(e).context("filling the ring"),
@@ -86,7 +86,7 @@ fn monitor_idle_cpu(world: &mut ZbWorld) -> Result<()> {
             ensure!(filled < 1000, "1000 frames fit: nothing blocks");
         }
         let (cpu, wall) = (thread_cpu_time(), Instant::now());
-        let blocked = write_counter(w, BLOCKED_WAIT);
+        let blocked = write_seeded_within(w, BLOCKED_WAIT);
         let measured = (thread_cpu_time() - cpu, wall.elapsed());
         match blocked {
             Err(Error::BufferFull) => Ok((filled, measured)),
@@ -135,7 +135,7 @@ fn transfer_data_actively(world: &mut ZbWorld) -> Result<()> {
         let (cpu, wall) = (thread_cpu_time(), Instant::now());
         for n in filled..TOTAL_FRAMES {
             ensure!(!stop.is_set(), "stopped after {n} frames");
-            write_counter(w, READ_TIMEOUT)
+            write_seeded_within(w, READ_TIMEOUT)
                 .with_context(|| format!("streaming frame {} (is a reader draining?)", n + 1))?;
         }
         let (cpu, wall) = (thread_cpu_time() - cpu, wall.elapsed());

@@ -1,21 +1,19 @@
 //! 14.6: the fill of the ring while a writer outpaces its reader, and its recovery.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
-use parking_lot::Mutex;
-use zerobuffer::Writer;
 use zerobuffer_test_support::RawBuffer;
 
 use super::{spawn_bench, HEADER};
 use crate::drain::{scenario_buffer, write_seeded};
 use crate::explain::Explain as _;
+use crate::steps::basic::connect_writer_named;
 use crate::steps::num;
-use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, WRITE_TIMEOUT};
+use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const UTILISATION_FRAME: usize = 1024;
 /// How long the reader holds each frame (its standby drain, as the writer requests): far
@@ -48,12 +46,7 @@ struct Monitored {
 fn writer_faster_than_reader(world: &mut ZbWorld, process: String) -> Result<()> {
     if world.process(&process).writer.is_none() {
         let name = scenario_buffer(world)?;
-        let mut writer =
-            Writer::connect(&name).with_context(|| format!("connecting to buffer '{name}'"))?;
-        writer.set_write_timeout(WRITE_TIMEOUT);
-        let state = world.process(&process);
-        state.writer = Some(Arc::new(Mutex::new(Some(writer))));
-        state.buffer = Some(name);
+        connect_writer_named(world, &process, name)?;
     }
     let state = world.process(&process);
     let payload = state.with_writer(|w| w.payload_size())?;

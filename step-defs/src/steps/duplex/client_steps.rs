@@ -361,7 +361,7 @@ fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
 #[when(regex = r"^the '([^']*)' process simulates crash after '([^']*)' second$")]
 fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
     let delay = Duration::from_secs_f64(num(&seconds)?);
-    let dead_pid = crate::crash::dead_pid()?;
+    let dead_pid = zerobuffer_test_support::dead_pid()?;
     let state = world.process(&process);
     // The client leaves this process's hands now: from here on only the timer touches it.
     let client = state

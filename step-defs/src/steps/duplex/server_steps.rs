@@ -80,7 +80,7 @@ fn starts_crashing(world: &mut ZbWorld, process: String, ms: String) -> Result<(
     let delay = Duration::from_millis(num(&ms)?);
     // In-process the handler cannot kill the process: it makes the server abandon both of
     // its endpoints with a dead PID, which is what a killed server leaves behind.
-    let dead_pid = crate::crash::dead_pid()?;
+    let dead_pid = zerobuffer_test_support::dead_pid()?;
     start_handler(world, &process, Behaviour::CrashAfter(delay, dead_pid))
 }
 

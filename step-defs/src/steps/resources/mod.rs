@@ -304,7 +304,7 @@ fn current_attempt(world: &mut ZbWorld) -> Result<&mut Attempt> {
 }
 
 /// The error is the creation of sem-w failing, as [`run_with_semaphore_failure`] makes it.
-pub(crate) fn ensure_injected_semaphore_failure(err: &Error) -> Result<()> {
+pub(crate) fn ensure_blocked_semaphore_failure(err: &Error) -> Result<()> {
     let blocked = matches!(err, Error::Os { context, source }
         if context.contains("semaphores") && source.raw_os_error() == Some(Errno::EXIST.raw_os_error()));
     ensure!(

@@ -30,7 +30,7 @@ fn simulates_semaphore_failure(world: &mut ZbWorld) -> Result<()> {
 #[then(regex = r"^the buffer creation should fail$")]
 fn creation_failed(world: &mut ZbWorld) -> Result<()> {
     let attempt = current_attempt(world)?;
-    ensure_injected_semaphore_failure(attempt.error()?)
+    ensure_blocked_semaphore_failure(attempt.error()?)
 }
 
 #[then(regex = r"^the shared memory should be cleaned up$")]
