@@ -50,7 +50,7 @@ Feature: Benchmarks
     # Frames of 64 KiB (with header) in a ring of 1.5 frames wrap every time; in a ring of
     # exactly one frame they never do. One thread writes, reads and releases each frame in
     # turn, so no hand-over between threads adds its noise; 21 rounds alternate between the
-    # two rings, and the overhead is the median of the rounds' ratios.
+    # two rings, and the overhead compares the best round of each (load only slows a round).
     Given buffer size is '1.5x' frame size to force wrap
     When measure performance with wrap-around
     And measure performance without wrap-around

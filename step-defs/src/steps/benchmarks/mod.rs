@@ -78,16 +78,6 @@ fn us(ns: u64) -> f64 {
     ns as f64 / 1000.0
 }
 
-/// The median of `values` (not empty).
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    let n = values.len();
-    match n % 2 {
-        1 => values[n / 2],
-        _ => (values[n / 2 - 1] + values[n / 2]) / 2.0,
-    }
-}
-
 /// A size like `1024`, `1KB`, `64 KB`, `1MB`, `10 MB` (binary units, as the sizes of 14.x).
 fn parse_size(text: &str) -> Result<usize> {
     let t = text.trim().to_ascii_uppercase().replace(' ', "");
