@@ -2,19 +2,17 @@
 //!
 //! The local runner (`step-defs/tests/bdd.rs`) runs them in-process; the serve finds the same
 //! functions by step text through `ZbWorld::collection()`.
+//!
+//! Two layers: [`drivers`] hold the mechanisms (endpoints, frame patterns, the ring oracle,
+//! faults, OS probes, measurement); the bindings in `steps` parse a step's captures, call
+//! drivers and assert. A binding module imports drivers, never another binding module.
 
-pub mod alloc_counter;
-pub mod crash;
-pub mod drain;
-pub mod explain;
-pub mod jobs;
-pub mod naming;
-pub mod pending;
-pub mod poll;
-pub mod scale;
+mod captures;
+pub mod drivers;
 mod steps;
-pub mod tables;
 pub mod world;
+
+pub use drivers::{alloc_counter, jobs, naming};
 
 pub use world::{ReceivedFrame, ZbWorld};
 

@@ -10,15 +10,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, Result};
 use parking_lot::Mutex;
 use zerobuffer::{Abandon as _, DuplexClient, DuplexServer, Reader, Writer};
 
-use crate::crash;
-
-use crate::jobs::Jobs;
-use crate::naming::BufferNames;
+use crate::drivers::crash;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::Jobs;
+use crate::drivers::naming::BufferNames;
 
 /// How long a step waits for a frame unless the step says otherwise.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -178,7 +177,7 @@ pub struct ZbWorld {
     pub names: BufferNames,
     /// Set by a serve: a table step that arrives without its table was sent by an
     /// orchestrator that drops tables (upstream Harmony), so it may use its built-in rows
-    /// (see [`crate::tables`]). Never set in-process.
+    /// (see [`crate::drivers::tables`]). Never set in-process.
     pub tables_may_be_dropped: bool,
 }
 

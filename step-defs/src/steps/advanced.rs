@@ -7,21 +7,23 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::time::{Duration, Instant};
 
-use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::testdata::{fill_frame_data, frame_data};
-use zerobuffer::NamedSemaphore;
-use zerobuffer::{Error, Writer};
+use zerobuffer::{Error, NamedSemaphore, Writer};
 
-use super::basic::{create_buffer, write_with_timeout, DEFAULT_CONFIG};
-use super::num;
-use super::resources::{
-    attempt_of, attempt_under_limit, ensure_blocked_semaphore_failure, ensure_nothing_left,
-    existing_objects, object_paths, process_references, run_with_semaphore_failure, subject,
-    Creation, DescriptorLimit,
+use crate::captures::num;
+use crate::drivers::endpoints::{create_buffer, write_with_timeout, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::faults::{
+    attempt_of, attempt_under_limit, ensure_blocked_semaphore_failure, run_with_semaphore_failure,
+    Creation,
 };
-use crate::pending::PendingWrite;
+use crate::drivers::os::{
+    ensure_nothing_left, existing_objects, object_paths, process_references, DescriptorLimit,
+};
+use crate::drivers::pending::PendingWrite;
+use crate::drivers::roles::broadcast_subject;
 use crate::world::{ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
 mod headers;
@@ -33,7 +35,7 @@ mod headers;
 
 #[when(regex = r"^simulate failure creating sem-w semaphore$")]
 fn simulate_sem_w_failure(world: &mut ZbWorld) -> Result<()> {
-    let name = subject(world).name.clone();
+    let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)
         .context("'the test creates shared memory successfully for ...' must come first")?;
     run_with_semaphore_failure(attempt)?;
@@ -66,7 +68,7 @@ fn throws_appropriate_exception(world: &mut ZbWorld, process: String) -> Result<
 
 #[then(regex = r"^the test should verify no resources leaked$")]
 fn verify_no_resources_leaked(world: &mut ZbWorld) -> Result<()> {
-    let name = subject(world).name.clone();
+    let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)?;
     attempt.error()?;
     // Whatever the attempt created in /dev/shm (the library also creates sem-r before it
@@ -201,7 +203,7 @@ fn exhaust_semaphores(world: &mut ZbWorld) -> Result<()> {
             bail!("a semaphore can still be created");
         }
     }
-    subject(world).scratch::<Creation>().limit = Some(limit);
+    broadcast_subject(world).scratch::<Creation>().limit = Some(limit);
     Ok(())
 }
 
@@ -212,7 +214,7 @@ fn attempt_to_create_buffer(world: &mut ZbWorld, buffer: String) -> Result<()> {
 
 #[then(regex = r"^appropriate error handling should occur$")]
 fn appropriate_error_handling(world: &mut ZbWorld) -> Result<()> {
-    let name = subject(world).name.clone();
+    let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)?;
     let err = attempt.error()?;
     ensure!(
@@ -227,7 +229,7 @@ fn appropriate_error_handling(world: &mut ZbWorld) -> Result<()> {
 
 #[then(regex = r"^partial resources should be cleaned up$")]
 fn partial_resources_cleaned_up(world: &mut ZbWorld) -> Result<()> {
-    let name = subject(world).name.clone();
+    let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)?;
     attempt.error()?;
     let left = existing_objects(&attempt.name);

@@ -2,40 +2,27 @@
 //! connection, and the core frame write/read/validate steps of feature 01. The streaming steps
 //! of 1.6 and 1.7 are in [`stream`]; what each write and read did to the OIEB in [`access`].
 
-use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
-use anyhow::{anyhow, bail, ensure, Result};
+use anyhow::{bail, ensure, Result};
 use cucumber::{given, then, when};
-use parking_lot::Mutex;
-use zerobuffer::testdata::{first_frame_data_mismatch, frame_data, is_simple_data, simple_data};
-use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer::testdata::{frame_data, is_simple_data, simple_data};
+use zerobuffer::{BufferConfig, Error, Writer};
 
-use super::num;
-use crate::pending::PendingWrite;
-use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
+use crate::captures::num;
+use crate::drivers::endpoints::{
+    connect_writer, create_buffer, last_frame, read_next, write, write_with_timeout, DEFAULT_CONFIG,
+};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::{check_consecutive, check_seeded};
+use crate::drivers::pending::PendingWrite;
+use crate::world::{ZbWorld, READ_TIMEOUT};
 
-pub(crate) mod access;
 mod stream;
 
-pub(crate) use stream::{read_stream, spawn_seeded_stream};
-
-/// The configuration of "with default config": the C# reference's 1 KiB metadata, 10 KiB ring.
-pub(crate) const DEFAULT_CONFIG: BufferConfig = BufferConfig::new(1024, 10240);
 /// Write timeout of the steps that fill a buffer until a write times out.
 const FULL_PROBE_TIMEOUT: Duration = Duration::from_millis(500);
-
-/// `error`'s message with the one below it: an error that wraps another with a label only
-/// ("row 2 (…)", "background job 'x'") shows its cause too. (The step errors below it carry
-/// their own causes in their messages, see [`crate::explain`].)
-pub(crate) fn with_cause(error: anyhow::Error) -> anyhow::Error {
-    match error.chain().nth(1) {
-        Some(cause) => anyhow!("{error}: {cause}"),
-        None => error,
-    }
-}
 
 // ---- A. Harness and background -------------------------------------------------------------
 
@@ -74,7 +61,7 @@ fn we_run_in_harmony(_world: &mut ZbWorld) -> Result<()> {
 #[given(regex = r"^benchmark environment is prepared$")]
 #[given(regex = r"^the system is ready$")]
 fn environment_prepared(_world: &mut ZbWorld) -> Result<()> {
-    crate::scale::factor()?;
+    crate::drivers::scale::factor()?;
     environment_usable()
 }
 
@@ -115,25 +102,6 @@ fn process_dies(world: &mut ZbWorld, process: String) -> Result<()> {
 
 // ---- B. Buffer creation and connection -----------------------------------------------------
 
-/// Creates buffer `base` as `process`'s reader.
-pub(crate) fn create_buffer(
-    world: &mut ZbWorld,
-    process: &str,
-    base: &str,
-    config: BufferConfig,
-) -> Result<()> {
-    let name = world.buffer_name(base);
-    let reader =
-        Reader::create(&name, config).with_context(|| format!("creating buffer '{name}'"))?;
-    let state = world.process(process);
-    let reader = Arc::new(reader);
-    // Measurements routed to the writer get the reader to consume through this job.
-    crate::drain::start_standby(state, &reader, &name)?;
-    state.reader = Some(reader);
-    state.buffer = Some(name);
-    Ok(())
-}
-
 #[given(
     regex = r"^the '(.*)' process creates buffer '(.*)' with metadata size '(.*)' and payload size '(.*)'$"
 )]
@@ -169,23 +137,6 @@ fn creates_buffer_minimum(
     )
 }
 
-/// Connects `process` as writer of buffer `base`.
-pub(crate) fn connect_writer(world: &mut ZbWorld, process: &str, base: &str) -> Result<()> {
-    let name = world.buffer_name(base);
-    connect_writer_named(world, process, name)
-}
-
-/// Connects `process`'s writer to the buffer whose real (already mangled) name is `name`.
-pub(crate) fn connect_writer_named(world: &mut ZbWorld, process: &str, name: String) -> Result<()> {
-    let mut writer =
-        Writer::connect(&name).with_context(|| format!("connecting to buffer '{name}'"))?;
-    writer.set_write_timeout(WRITE_TIMEOUT);
-    let state = world.process(process);
-    state.writer = Some(Arc::new(Mutex::new(Some(writer))));
-    state.buffer = Some(name);
-    Ok(())
-}
-
 #[given(regex = r"^the '(.*)' process connects to buffer '(.*)'$")]
 #[when(regex = r"^the '(.*)' process connects to buffer '(.*)'$")]
 fn connects_to_buffer(world: &mut ZbWorld, process: String, buffer: String) -> Result<()> {
@@ -213,39 +164,6 @@ fn connection_fails_writer_exists(world: &mut ZbWorld) -> Result<()> {
 }
 
 // ---- C. Writing ----------------------------------------------------------------------------
-
-/// Writes one frame with the process's writer; returns its sequence number. The OIEB around
-/// the write is kept ([`access::last`]); a frame that can never fit says why.
-pub(crate) fn write(state: &mut ProcessState, data: &[u8]) -> Result<u64> {
-    let len = data.len() as u64;
-    let (before, result, after) = state.with_writer(|w| {
-        let before = w.oieb_snapshot();
-        let result = w.write_frame(data);
-        (before, result, w.oieb_snapshot())
-    })?;
-    match result {
-        Ok(sequence) => {
-            access::record_write(state, len, before, after);
-            Ok(sequence)
-        }
-        Err(e) => Err(access::explain_write(e, len, &before)),
-    }
-}
-
-/// Writes one frame with a write timeout other than the default.
-pub(crate) fn write_with_timeout(
-    state: &ProcessState,
-    data: &[u8],
-    timeout: Duration,
-) -> Result<Result<u64, Error>> {
-    state.with_writer(|w| {
-        let previous = w.write_timeout();
-        w.set_write_timeout(timeout);
-        let result = w.write_frame(data);
-        w.set_write_timeout(previous);
-        result
-    })
-}
 
 #[when(regex = r"^the '(.*)' process writes metadata with size '(.*)'$")]
 fn writes_metadata(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
@@ -367,44 +285,6 @@ fn commits_zero_copy(world: &mut ZbWorld, process: String) -> Result<()> {
 
 // ---- C. Reading ----------------------------------------------------------------------------
 
-/// Reads the next frame of `state`'s reader, copies it and releases its space at once.
-pub(crate) fn read_next(state: &mut ProcessState, timeout: Duration) -> Result<ReceivedFrame> {
-    let reader = state.reader()?;
-    let before = reader.oieb_snapshot();
-    let frame = reader
-        .read_frame(timeout)
-        .with_context(|| format!("the '{}' process reading a frame", state.name))?;
-    let after = reader.oieb_snapshot();
-    let received = ReceivedFrame {
-        sequence: frame.sequence(),
-        data: frame.to_vec(),
-    };
-    drop(frame);
-    let len = received.data.len() as u64;
-    access::record_read(state, len, before, after, reader.oieb_snapshot());
-    state.last_frame = Some(received.clone());
-    Ok(received)
-}
-
-pub(crate) fn last_frame(state: &ProcessState) -> Result<&ReceivedFrame> {
-    state
-        .last_frame
-        .as_ref()
-        .ok_or_else(|| anyhow!("the '{}' process has not read a frame", state.name))
-}
-
-/// The frame's bytes are `generate_frame_data(len, seed)`.
-pub(crate) fn check_seeded(frame: &ReceivedFrame, seed: u64) -> Result<()> {
-    if let Some(i) = first_frame_data_mismatch(&frame.data, seed) {
-        bail!(
-            "frame {} ({} bytes) differs from the pattern seeded with {seed} at byte {i}",
-            frame.sequence,
-            frame.data.len()
-        );
-    }
-    Ok(())
-}
-
 #[then(regex = r"^the '(.*)' process should read frame with sequence '(.*)' and size '(.*)'$")]
 fn reads_frame_with_sequence_and_size(
     world: &mut ZbWorld,
@@ -466,20 +346,6 @@ fn frames_in_sequential_order(world: &mut ZbWorld, process: String) -> Result<()
     let state = world.process(&process);
     ensure!(!state.received.is_empty(), "no frames were read");
     check_consecutive(&state.received, state.received[0].sequence)
-}
-
-/// The frames carry `first, first+1, ...`.
-pub(crate) fn check_consecutive(frames: &[ReceivedFrame], first: u64) -> Result<()> {
-    for (i, frame) in frames.iter().enumerate() {
-        let expected = first + i as u64;
-        ensure!(
-            frame.sequence == expected,
-            "frame {} has sequence {}, expected {expected}",
-            i + 1,
-            frame.sequence
-        );
-    }
-    Ok(())
 }
 
 #[when(regex = r"^the '(.*)' process reads one frame$")]

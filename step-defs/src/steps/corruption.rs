@@ -11,188 +11,23 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
-use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::layout::{oieb as field, FrameHeader, OIEB_SIZE};
-use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
-use zerobuffer::{is_process_alive, Error, OiebSnapshot, Writer};
-use zerobuffer_test_support::RawBuffer;
+use zerobuffer::testdata::fill_frame_data;
+use zerobuffer::{is_process_alive, Error, OiebSnapshot};
 
-use super::num;
-use crate::pending::PendingWrite;
+use crate::captures::num;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::pending::PendingWrite;
+use crate::drivers::ring::{corrupt_next_header, raw_buffer, HEADER};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 mod free_space;
 mod wrap;
 
 // ---- Helpers shared with sync.rs ------------------------------------------------------------
-
-/// Maps the shared memory of the buffer `state` works on (no reader or writer role taken).
-pub(crate) fn raw_buffer(state: &ProcessState) -> Result<RawBuffer> {
-    let name = state.buffer()?;
-    RawBuffer::open(name).with_context(|| format!("mapping buffer '{name}'"))
-}
-
-/// Writes a `len`-byte frame holding the pattern seeded with its own sequence number, filled
-/// in place (no copy of the data is allocated).
-pub(crate) fn write_seeded(writer: &mut Writer, len: usize) -> Result<u64, Error> {
-    write_pattern(writer, len, Pattern::Sequential)
-}
-
-fn write_pattern(writer: &mut Writer, len: usize, pattern: Pattern) -> Result<u64, Error> {
-    let mut slot = writer.get_frame_buffer(len)?;
-    let sequence = slot.sequence();
-    pattern.fill(&mut slot, sequence);
-    Ok(slot.commit())
-}
-
-/// One entry the reader has not taken yet: a frame, or the bytes a wrap skips (a marker and
-/// the tail behind it, or a marker-less tail of fewer than 16 bytes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Entry {
-    pub offset: u64,
-    pub bytes: u64,
-    pub frame: bool,
-}
-
-/// Walks the ring from `payload_read_pos` through the headers of the entries not read yet
-/// (`payload_written_count - payload_read_count` of them), the way a reader follows them.
-/// Meant for a quiet buffer: the fields are read one by one, not as one atomic snapshot.
-pub(crate) fn unread_entries(raw: &RawBuffer) -> Result<Vec<Entry>> {
-    let oieb = raw.oieb();
-    let size = oieb.payload_size;
-    let mut left = oieb
-        .payload_written_count
-        .checked_sub(oieb.payload_read_count)
-        .ok_or_else(|| {
-            anyhow!(
-                "read count {} exceeds written count {}",
-                oieb.payload_read_count,
-                oieb.payload_written_count
-            )
-        })?;
-    ensure!(
-        left <= size / (HEADER + 1) + 1,
-        "{left} unread entries cannot fit a {size}-byte ring"
-    );
-    let mut pos = oieb.payload_read_pos;
-    ensure!(
-        pos < size,
-        "read_pos {pos} lies outside the {size}-byte ring"
-    );
-    let mut entries = Vec::new();
-    while left > 0 {
-        let remaining = size - pos;
-        if remaining < HEADER {
-            // The writer wrapped without a marker (none fits); it does not count as an entry.
-            entries.push(Entry {
-                offset: pos,
-                bytes: remaining,
-                frame: false,
-            });
-            pos = 0;
-            continue;
-        }
-        let header = raw.frame_header(pos);
-        if header.is_wrap_marker() {
-            entries.push(Entry {
-                offset: pos,
-                bytes: remaining,
-                frame: false,
-            });
-            pos = 0;
-        } else {
-            let total = HEADER.saturating_add(header.payload_size);
-            ensure!(
-                total <= remaining,
-                "the frame at {pos} ({} bytes) crosses the ring end",
-                header.payload_size
-            );
-            entries.push(Entry {
-                offset: pos,
-                bytes: total,
-                frame: true,
-            });
-            pos = (pos + total) % size;
-        }
-        left -= 1;
-    }
-    ensure!(
-        pos == oieb.payload_write_pos,
-        "the unread entries end at {pos}, but write_pos is {}",
-        oieb.payload_write_pos
-    );
-    Ok(entries)
-}
-
-/// Rewrites the header of the next frame the reader will take; returns its offset and the
-/// header before and after.
-pub(crate) fn corrupt_next_header(
-    state: &ProcessState,
-    change: impl FnOnce(&mut FrameHeader),
-) -> Result<(u64, FrameHeader, FrameHeader)> {
-    let raw = raw_buffer(state)?;
-    let next = unread_entries(&raw)?
-        .into_iter()
-        .find(|e| e.frame)
-        .context("there is no unread frame to corrupt")?;
-    let old = raw.frame_header(next.offset);
-    let mut new = old;
-    change(&mut new);
-    // SAFETY: the header of a frame not read yet: no frame of this process borrows it.
-    unsafe { raw.set_frame_header(next.offset, new) };
-    tracing::debug!(offset = next.offset, ?old, ?new, "corrupted frame header");
-    Ok((next.offset, old, new))
-}
-
-/// The data patterns the feature names. Upstream never defines them (steps.md §4.1); we
-/// follow its suggestion: 'incremental' is the unseeded pattern, 'sequential' the seeded one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Pattern {
-    /// Byte i is i % 256.
-    Incremental,
-    /// Byte i is (i + sequence) % 256, the sequence being the frame's header sequence.
-    Sequential,
-}
-
-impl Pattern {
-    fn parse(name: &str) -> Result<Pattern> {
-        match name {
-            "incremental" => Ok(Pattern::Incremental),
-            "sequential" => Ok(Pattern::Sequential),
-            _ => bail!("unknown data pattern '{name}' (known: 'incremental', 'sequential')"),
-        }
-    }
-
-    fn fill(self, buf: &mut [u8], sequence: u64) {
-        match self {
-            Pattern::Incremental => {
-                for (i, b) in buf.iter_mut().enumerate() {
-                    *b = (i & 0xFF) as u8;
-                }
-            }
-            Pattern::Sequential => fill_frame_data(buf, sequence),
-        }
-    }
-
-    fn check(self, data: &[u8], sequence: u64) -> Result<()> {
-        let mismatch = match self {
-            Pattern::Incremental => (!is_simple_data(data)).then_some("i % 256"),
-            Pattern::Sequential => {
-                first_frame_data_mismatch(data, sequence).map(|_| "(i + sequence) % 256")
-            }
-        };
-        match mismatch {
-            Some(rule) => bail!(
-                "the {}-byte frame {sequence} does not hold the {self:?} pattern ({rule})",
-                data.len()
-            ),
-            None => Ok(()),
-        }
-    }
-}
 
 // ---- 5.1 Corrupted OIEB ----------------------------------------------------------------------
 

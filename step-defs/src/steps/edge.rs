@@ -9,19 +9,20 @@ use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::explain::Explain as _;
-use crate::poll::poll_until;
-use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{first_frame_data_mismatch, simple_data};
-use zerobuffer::{Error, OiebSnapshot, Reader, Writer};
+use zerobuffer::{Error, Reader, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use super::basic::{spawn_seeded_stream, write, DEFAULT_CONFIG};
-use super::num;
+use crate::captures::num;
+use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::spawn_seeded_stream;
+use crate::drivers::poll::poll_until;
+use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 mod flow;
@@ -30,14 +31,6 @@ mod wait;
 
 /// Label of 4.9's writer.
 const RAPID_WRITER: &str = "rapid-writer";
-/// Waits for space are cut into slices of this length so a stop request is seen quickly.
-const WAIT_SLICE: Duration = Duration::from_millis(200);
-/// How long a probe write may wait before "no space" is concluded (the space either is there
-/// at once or never comes: nobody reads meanwhile).
-const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
-/// How long a check waits for a just-started background thread to reach its wait.
-const SETTLE: Duration = Duration::from_secs(2);
-
 /// State of this group's steps in one process.
 #[derive(Default)]
 struct Edge {
@@ -62,11 +55,6 @@ struct LastWrite {
 
 fn edge(state: &mut ProcessState) -> &mut Edge {
     state.scratch::<Edge>()
-}
-
-/// The OIEB of the buffer `state` works on, read from shared memory (no writer lock needed).
-fn oieb(state: &ProcessState) -> Result<OiebSnapshot> {
-    Ok(zerobuffer::inspect(state.buffer()?)?.oieb)
 }
 
 /// Writes one frame and remembers where it landed, for a later "verify ... succeeded" step.

@@ -9,8 +9,8 @@ use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, is_simple_data, simple_data};
 use zerobuffer::Error;
 
-use super::basic::{read_next, write};
-use super::num;
+use crate::captures::num;
+use crate::drivers::endpoints::{read_next, write};
 use crate::world::ZbWorld;
 
 /// Seed of the second metadata attempt's pattern: byte i = (i + 100) % 256.

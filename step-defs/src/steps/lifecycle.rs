@@ -3,21 +3,20 @@
 //! kill and crash steps themselves are in basic.rs (`ZbWorld::crash`).
 
 use std::fs::{self, File, TryLockError};
-use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread;
 use std::time::Duration;
+use std::{io, thread};
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, simple_data};
 use zerobuffer::{BufferConfig, Error, ObjectPaths, Reader};
 
-use super::basic::{connect_writer, write_with_timeout};
-use super::num;
+use crate::captures::num;
+use crate::drivers::endpoints::{connect_writer, write_with_timeout};
+use crate::drivers::explain::Explain as _;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Read timeout of "should timeout or detect writer death on next read".

@@ -23,17 +23,3 @@ mod protocol;
 mod resources;
 mod stress;
 mod sync;
-
-use std::str::FromStr;
-
-use anyhow::{anyhow, Result};
-
-/// The size of a frame header (and wrap marker) in ring arithmetic.
-pub(crate) const HEADER: u64 = zerobuffer::layout::FRAME_HEADER_SIZE as u64;
-
-/// Parses a captured number with a message naming the step argument.
-pub(crate) fn num<T: FromStr>(text: &str) -> Result<T> {
-    text.trim()
-        .parse()
-        .map_err(|_| anyhow!("'{text}' is not a valid number"))
-}

@@ -7,20 +7,19 @@
 //!
 //! Every step here acts on the writer, where Harmony routes them. The frames are seeded
 //! (frame `n` carries `generate_frame_data(100, n)`); during the transfer the reader consumes
-//! and checks them through its standby drain (see [`crate::drain`]), which the transfer
+//! and checks them through its standby drain (see [`crate::drivers::drain`]), which the transfer
 //! requests, in whichever OS process the reader lives.
 
 use std::time::{Duration, Instant};
 
-use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use rustix::time::{clock_gettime, ClockId};
 use zerobuffer::testdata::fill_frame_data;
 use zerobuffer::Error;
 
-use crate::drain::DrainRequest;
-
+use crate::drivers::drain::DrainRequest;
+use crate::drivers::explain::Explain as _;
 use crate::world::{ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 /// Frame size of the measurements: 100 bytes (the 'default config' ring holds 88 such frames).

@@ -14,16 +14,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{oieb as off, OIEB_SIGNATURE};
-use zerobuffer::NamedSemaphore;
-use zerobuffer::{BufferConfig, Error, Reader, Writer, MAX_NAME_LEN};
+use zerobuffer::{BufferConfig, Error, NamedSemaphore, Reader, Writer, MAX_NAME_LEN};
 use zerobuffer_test_support::RawBuffer;
 
-use super::basic::DEFAULT_CONFIG;
-use super::resources::{existing_objects, kept_scratch, object_paths, subject};
+use crate::drivers::endpoints::DEFAULT_CONFIG;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::os::{existing_objects, object_paths};
+use crate::drivers::roles::{broadcast_subject, kept_scratch};
 use crate::world::{ProcessState, ZbWorld};
 
 /// Size of a glibc `sem_t`, the content of a `/dev/shm/sem.*` file on 64-bit Linux.
@@ -398,7 +398,7 @@ struct Stale {
 
 fn stale_for<'w>(world: &'w mut ZbWorld, base: &str) -> Result<&'w mut Stale> {
     let name = world.buffer_name(base);
-    let stale = subject(world).scratch::<Stale>();
+    let stale = broadcast_subject(world).scratch::<Stale>();
     match &stale.name {
         Some(n) if *n != name => bail!("stale objects were prepared for '{n}', not '{name}'"),
         Some(_) => {}

@@ -7,8 +7,6 @@
 use std::fs::{self, File, TryLockError};
 use std::os::unix::fs::MetadataExt;
 
-use crate::explain::Explain as _;
-use crate::steps::HEADER;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{FrameHeader, OIEB_SIGNATURE, OIEB_SIZE};
@@ -18,8 +16,11 @@ use zerobuffer::{
 };
 use zerobuffer_test_support::RawBuffer;
 
-use super::basic::DEFAULT_CONFIG;
-use super::stress::{leftovers, mappings_of, subject};
+use crate::drivers::endpoints::DEFAULT_CONFIG;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::os::{leftovers, mappings_of};
+use crate::drivers::ring::HEADER;
+use crate::drivers::roles::test_subject;
 use crate::world::{ProcessState, ZbWorld};
 
 mod naming;
@@ -151,7 +152,7 @@ fn payload_aligned(world: &mut ZbWorld) -> Result<()> {
 
 #[when(regex = r"^writes various sized frames$")]
 fn writes_various_sizes(world: &mut ZbWorld) -> Result<()> {
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let mut placed = Vec::new();
     for size in VARIOUS_SIZES {
         let (offset, sequence) = state.with_writer(|w| -> Result<(u64, u64)> {

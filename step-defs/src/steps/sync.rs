@@ -4,15 +4,15 @@
 use std::thread;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
-use crate::steps::HEADER;
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::Error;
 
-use super::basic::{check_consecutive, check_seeded, read_next, read_stream};
-use super::corruption::{corrupt_next_header, raw_buffer, unread_entries, write_seeded};
-use super::num;
+use crate::captures::num;
+use crate::drivers::endpoints::read_next;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::{check_consecutive, check_seeded, read_stream, write_seeded};
+use crate::drivers::ring::{corrupt_next_header, raw_buffer, unread_entries, HEADER};
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 // ---- 6.1 Sequence gap -------------------------------------------------------------------------

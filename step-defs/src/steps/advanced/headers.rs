@@ -19,9 +19,9 @@ use zerobuffer::testdata::{fill_frame_data, frame_data};
 use zerobuffer::{Error, Reader, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::explain::Explain as _;
-use crate::steps::basic::{with_cause, DEFAULT_CONFIG};
-use crate::tables::{data_table, DataTable};
+use crate::drivers::endpoints::{with_cause, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::tables::{data_table, DataTable};
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Upstream 10.2's table, for an orchestrator that drops tables.

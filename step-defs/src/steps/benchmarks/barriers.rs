@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
 
-use super::best_ns;
-use crate::poll::spin_until;
-use crate::scale;
-use crate::steps::num;
-use crate::steps::stress::subject;
+use crate::captures::num;
+use crate::drivers::measure::best_ns;
+use crate::drivers::poll::spin_until;
+use crate::drivers::roles::test_subject;
+use crate::drivers::scale;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 #[derive(Default)]
@@ -74,7 +74,7 @@ fn measure_fences(world: &mut ZbWorld) -> Result<()> {
             "barrier cost"
         );
     }
-    subject(world)?.scratch::<Barriers>().costs = costs;
+    test_subject(world)?.scratch::<Barriers>().costs = costs;
     Ok(())
 }
 
@@ -141,13 +141,13 @@ fn compare_barriers(world: &mut ZbWorld) -> Result<()> {
             "cross-thread handoff"
         );
     }
-    subject(world)?.scratch::<Barriers>().handoffs = vec![with, without];
+    test_subject(world)?.scratch::<Barriers>().handoffs = vec![with, without];
     Ok(())
 }
 
 #[then(regex = r"^verify data integrity maintained$")]
 fn data_integrity_maintained(world: &mut ZbWorld) -> Result<()> {
-    let handoffs = &subject(world)?.scratch::<Barriers>().handoffs;
+    let handoffs = &test_subject(world)?.scratch::<Barriers>().handoffs;
     ensure!(handoffs.len() == 2, "the handoff comparison did not run");
     for h in handoffs {
         ensure!(h.messages > 0, "no messages were passed");
@@ -168,7 +168,7 @@ fn data_integrity_maintained(world: &mut ZbWorld) -> Result<()> {
 #[then(regex = r"^expect less than '([^']*)' ns per barrier$")]
 fn expect_barrier_cost(world: &mut ZbWorld, limit: String) -> Result<()> {
     let limit: f64 = num(limit.trim().trim_end_matches("ns").trim())?;
-    let costs = &subject(world)?.scratch::<Barriers>().costs;
+    let costs = &test_subject(world)?.scratch::<Barriers>().costs;
     ensure!(!costs.is_empty(), "no barrier cost was measured");
     // Each cost is the best of seven runs of a million operations or more: scheduling noise
     // can only slow a run, so the best one is the instruction's own cost.

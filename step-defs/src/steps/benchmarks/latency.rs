@@ -7,13 +7,16 @@ use cucumber::gherkin::Step;
 use cucumber::then;
 use zerobuffer::Writer;
 
-use super::{check_fits, parse_size, spawn_bench, us, Summary, BENCH_READ_TIMEOUT};
-use crate::drain::{wait_taken, write_seeded};
-use crate::explain::Explain as _;
-use crate::scale;
-use crate::steps::num;
-use crate::steps::stress::monotonic_ns;
-use crate::tables::data_table;
+use crate::captures::num;
+use crate::drivers::drain::wait_taken;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::measure::{
+    check_fits, parse_size, spawn_bench, us, Summary, BENCH_READ_TIMEOUT,
+};
+use crate::drivers::os::monotonic_ns;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::scale;
+use crate::drivers::tables::data_table;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 const JOB: &str = "latency";

@@ -12,13 +12,14 @@ use cucumber::{given, then, when};
 use rustix::time::ClockId;
 use zerobuffer::NamedSemaphore;
 
-use super::{best_ns, cpu_share, us, Summary, BENCH_READ_TIMEOUT};
-use crate::explain::Explain as _;
-use crate::poll::spin_until;
-use crate::scale;
-use crate::steps::num;
-use crate::steps::stress::{cpu_time, monotonic_ns, subject};
-use crate::tables::data_table;
+use crate::captures::num;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::measure::{best_ns, cpu_share, us, Summary, BENCH_READ_TIMEOUT};
+use crate::drivers::os::{cpu_time, monotonic_ns};
+use crate::drivers::poll::spin_until;
+use crate::drivers::roles::test_subject;
+use crate::drivers::scale;
+use crate::drivers::tables::data_table;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// The shared feature file's rows, for an orchestrator that drops tables.
@@ -142,7 +143,7 @@ fn measure_semaphore_cost(world: &mut ZbWorld) -> Result<()> {
         wake_up_p99_us = us(wake_up.p99),
         "semaphore cost"
     );
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     *state.scratch::<Signalling>() = Signalling {
         semaphores: Some(sems),
         post_wait_ns,
@@ -178,7 +179,7 @@ fn test_at_rates(world: &mut ZbWorld, step: &Step) -> Result<()> {
         ))
     })?;
     ensure!(!rows.is_empty(), "the table lists no rate");
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let sems = state
         .scratch::<Signalling>()
         .semaphores
@@ -264,7 +265,7 @@ fn at_rate(sem: &Arc<NamedSemaphore>, rate: u64, signals: usize) -> Result<RateR
 
 #[then(regex = r"^report CPU usage and latency impact$")]
 fn report_signalling(world: &mut ZbWorld) -> Result<()> {
-    let s = subject(world)?.scratch::<Signalling>();
+    let s = test_subject(world)?.scratch::<Signalling>();
     ensure!(s.post_wait_ns > 0.0, "no post/wait cost was measured");
     let wake_up = s.wake_up.context("no wake-up latency was measured")?;
     wake_up.check_ordered("wake-up")?;

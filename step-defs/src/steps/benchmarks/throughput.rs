@@ -11,14 +11,14 @@ use rustix::time::ClockId;
 use zerobuffer::testdata::frame_data;
 use zerobuffer::{BufferConfig, Writer};
 
-use super::{check_cpu, check_fits, cpu_share, parse_size, spawn_bench};
-use crate::drain::write_seeded;
-use crate::explain::Explain as _;
-use crate::scale;
-use crate::steps::basic::create_buffer;
-use crate::steps::num;
-use crate::steps::stress::cpu_time;
-use crate::tables::data_table;
+use crate::captures::num;
+use crate::drivers::endpoints::create_buffer;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::measure::{check_cpu, check_fits, cpu_share, parse_size, spawn_bench};
+use crate::drivers::os::cpu_time;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::scale;
+use crate::drivers::tables::data_table;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// "Large config": room for frames of 10 MiB from any ring position.
@@ -120,7 +120,7 @@ fn stream(writer: &mut Writer, size: usize, duration: Duration) -> Result<Throug
         frames += 1;
     }
     let writer_cpu = cpu_time(ClockId::ThreadCPUTime) - cpu0;
-    crate::drain::wait_taken(writer, Instant::now() + JOIN_TIMEOUT)?;
+    crate::drivers::drain::wait_taken(writer, Instant::now() + JOIN_TIMEOUT)?;
     Ok(Throughput {
         size,
         metrics: Metrics::default(),

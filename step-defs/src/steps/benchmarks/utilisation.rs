@@ -8,11 +8,13 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer_test_support::RawBuffer;
 
-use super::{spawn_bench, HEADER};
-use crate::drain::{scenario_buffer, write_seeded};
-use crate::explain::Explain as _;
-use crate::steps::basic::connect_writer_named;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::drain::scenario_buffer;
+use crate::drivers::endpoints::connect_writer_named;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::measure::spawn_bench;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const UTILISATION_FRAME: usize = 1024;

@@ -7,11 +7,12 @@ use cucumber::{given, then, when};
 use zerobuffer::testdata::frame_data;
 use zerobuffer::{align_to_block, BufferConfig, Reader, Writer};
 
-use super::{BENCH_READ_TIMEOUT, HEADER};
-use crate::explain::Explain as _;
-use crate::scale;
-use crate::steps::num;
-use crate::steps::stress::subject;
+use crate::captures::num;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::measure::BENCH_READ_TIMEOUT;
+use crate::drivers::ring::HEADER;
+use crate::drivers::roles::test_subject;
+use crate::drivers::scale;
 use crate::world::ZbWorld;
 
 /// Frame of 14.3: with its header exactly 64 KiB, so a ring of one frame tiles perfectly.
@@ -37,7 +38,7 @@ fn buffer_size_forces_wrap(world: &mut ZbWorld, ratio: String) -> Result<()> {
         ratio > 1.0 && ratio < 2.0,
         "a ring of {ratio} frames does not force a wrap on every frame"
     );
-    subject(world)?.scratch::<WrapBench>().ratio = Some(ratio);
+    test_subject(world)?.scratch::<WrapBench>().ratio = Some(ratio);
     Ok(())
 }
 
@@ -97,7 +98,7 @@ fn measure_with_wrap(world: &mut ZbWorld) -> Result<()> {
         world.buffer_name("test-wrap-overhead-wrapping"),
         world.buffer_name("test-wrap-overhead-tiling"),
     );
-    let bench = subject(world)?.scratch::<WrapBench>();
+    let bench = test_subject(world)?.scratch::<WrapBench>();
     let ratio = bench.ratio.context("no ring size was given")?;
     let frame = WRAP_FRAME as u64 + HEADER;
     let payload = align_to_block((ratio * frame as f64).ceil() as u64) as usize;
@@ -137,7 +138,7 @@ fn measure_with_wrap(world: &mut ZbWorld) -> Result<()> {
 
 #[when(regex = r"^measure performance without wrap-around$")]
 fn measure_without_wrap(world: &mut ZbWorld) -> Result<()> {
-    let bench = subject(world)?.scratch::<WrapBench>();
+    let bench = test_subject(world)?.scratch::<WrapBench>();
     ensure!(
         bench.tiling.len() == ROUNDS && bench.wrapping.len() == ROUNDS,
         "the rounds without wrap-around run alternately with those of the measurement with \
@@ -150,7 +151,7 @@ fn measure_without_wrap(world: &mut ZbWorld) -> Result<()> {
 
 #[then(regex = r"^calculate overhead percentage$")]
 fn calculate_overhead(world: &mut ZbWorld) -> Result<()> {
-    let bench = subject(world)?.scratch::<WrapBench>();
+    let bench = test_subject(world)?.scratch::<WrapBench>();
     ensure!(bench.tiling_checked, "no run without wrap-around");
     ensure!(
         bench
@@ -180,7 +181,7 @@ fn calculate_overhead(world: &mut ZbWorld) -> Result<()> {
 #[then(regex = r"^expect less than '([^']*)' performance impact$")]
 fn expect_wrap_impact(world: &mut ZbWorld, limit: String) -> Result<()> {
     let limit: f64 = num(limit.trim().trim_end_matches('%'))?;
-    let overhead = subject(world)?
+    let overhead = test_subject(world)?
         .scratch::<WrapBench>()
         .overhead_pct
         .context("no overhead was calculated")?;

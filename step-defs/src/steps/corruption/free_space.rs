@@ -8,11 +8,12 @@ use cucumber::{given, then, when};
 use zerobuffer::{BufferConfig, Reader, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use super::{unread_entries, write_seeded, HEADER};
-use crate::explain::Explain as _;
-use crate::steps::basic::{create_buffer, with_cause, DEFAULT_CONFIG};
-use crate::steps::num;
-use crate::tables::{data_table, DataTable};
+use crate::captures::num;
+use crate::drivers::endpoints::{create_buffer, with_cause, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::ring::{unread_entries, HEADER};
+use crate::drivers::tables::{data_table, DataTable};
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// protocol.md §3.7.

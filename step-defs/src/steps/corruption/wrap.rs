@@ -9,10 +9,11 @@ use cucumber::{then, when};
 use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE};
 use zerobuffer::{Error, OiebSnapshot};
 
-use super::{raw_buffer, write_pattern, Pattern, HEADER};
-use crate::explain::Explain as _;
-use crate::steps::basic::read_next;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::endpoints::read_next;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::patterns::{write_pattern, Pattern};
+use crate::drivers::ring::{raw_buffer, HEADER};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 /// How long the check lets a wrapping write that has its room finish.

@@ -1,16 +1,18 @@
 //! The client's steps of group O: connecting, sending, receiving and checking responses.
 
-use super::*;
-use crate::poll::poll_until;
-use crate::steps::num;
-use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
-use anyhow::{anyhow, bail, ensure, Result};
-use cucumber::{then, when};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::{anyhow, bail, ensure, Result};
+use cucumber::{then, when};
 use zerobuffer::testdata::{is_simple_data, simple_data};
 use zerobuffer::Error;
+
+use super::*;
+use crate::captures::num;
+use crate::drivers::poll::poll_until;
+use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
 
 // ---- O. Client steps -----------------------------------------------------------------------
 
@@ -379,6 +381,6 @@ fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) 
             .map_err(|_| anyhow!("the duplex client is still in use by other work"))?;
         let channel = client.channel().to_owned();
         zerobuffer::Abandon::abandon(client)?;
-        crate::crash::mark_client_dead(&channel, dead_pid)
+        crate::drivers::crash::mark_client_dead(&channel, dead_pid)
     })
 }

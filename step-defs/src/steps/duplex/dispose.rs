@@ -12,8 +12,8 @@ use super::{
     client, connect_client, create_server, ensure_removed, receive, scratch, server, server_log,
     DEFAULT_CHANNEL, PENDING_TIMEOUT,
 };
-use crate::explain::Explain as _;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::explain::Explain as _;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[then(regex = r"^the '([^']*)' process disposes server while '([^']*)' responses pending$")]

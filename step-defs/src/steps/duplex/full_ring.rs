@@ -9,7 +9,7 @@ use cucumber::{then, when};
 use zerobuffer::duplex::response_buffer_name;
 
 use super::{client, receive, scratch, server, server_log, BLOCK_PROOF, HANDLER_WAIT, HEADER};
-use crate::steps::num;
+use crate::captures::num;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[then(regex = r"^the '([^']*)' process attempts to send response of '([^']*)' bytes$")]

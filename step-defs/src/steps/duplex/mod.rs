@@ -17,7 +17,6 @@ use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, ensure, Result};
 use parking_lot::{Condvar, Mutex};
 use zerobuffer::duplex::{request_buffer_name, Responder};
@@ -25,8 +24,10 @@ use zerobuffer::testdata::{fill_frame_data, simple_data};
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
 use zerobuffer_test_support::RawBuffer;
 
-use super::{num, HEADER};
-use crate::alloc_counter::thread_allocations;
+use crate::captures::num;
+use crate::drivers::alloc_counter::thread_allocations;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT};
 
 mod client_steps;
@@ -179,7 +180,7 @@ fn start_handler(world: &mut ZbWorld, process: &str, behaviour: Behaviour) -> Re
                 log.update(|s| s.crashed_during = Some(request.sequence()));
                 // Dead first (nothing more is written once the handler returns), then the
                 // serving thread abandons both endpoints.
-                let marked = crate::crash::mark_server_dead(&channel_name, dead_pid);
+                let marked = crate::drivers::crash::mark_server_dead(&channel_name, dead_pid);
                 responder.abandon_server();
                 if let Err(e) = marked {
                     tracing::error!(error = %e, "could not mark the crashed server dead");
@@ -351,7 +352,7 @@ fn timestamped_request(size: usize) -> Result<Vec<u8>> {
 }
 
 fn ensure_removed(name: &str) -> Result<()> {
-    let left: Vec<_> = super::resources::object_paths(name)
+    let left: Vec<_> = crate::drivers::os::object_paths(name)
         .into_iter()
         .filter(|p| p.exists())
         .map(|p| p.display().to_string())

@@ -1,14 +1,16 @@
 //! The server's steps of group O: channels, handlers, crashes and responses.
 
-use super::*;
-use crate::poll::poll_until;
-use crate::steps::num;
-use crate::world::{ZbWorld, READ_TIMEOUT};
+use std::time::Duration;
+
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then};
-use std::time::Duration;
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{BufferConfig, Error, ProcessingMode};
+
+use super::*;
+use crate::captures::num;
+use crate::drivers::poll::poll_until;
+use crate::world::{ZbWorld, READ_TIMEOUT};
 
 // ---- O. Server steps -----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ use super::{
     client, frame_in_ring, last_response, receive, request_for, scratch, send, start_handler,
     Behaviour,
 };
-use crate::steps::num;
+use crate::captures::num;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// The key "response should contain XOR transformed data" checks: the step names none, and the

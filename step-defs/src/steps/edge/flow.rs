@@ -10,11 +10,11 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::{Error, Writer};
 
-use super::{HEADER, WAIT_SLICE};
-use crate::explain::Explain as _;
-use crate::jobs::StopFlag;
-use crate::poll::poll_until;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::StopFlag;
+use crate::drivers::poll::{poll_until, WAIT_SLICE};
+use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Labels of the writer and reader loops.

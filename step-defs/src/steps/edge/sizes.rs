@@ -8,10 +8,12 @@ use cucumber::{then, when};
 use zerobuffer::testdata::simple_data;
 use zerobuffer::Error;
 
-use super::{oieb, HEADER, PROBE_TIMEOUT};
-use crate::explain::Explain as _;
-use crate::steps::basic::{access, last_frame, read_next, write, write_with_timeout};
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::access;
+use crate::drivers::endpoints::{last_frame, oieb, read_next, write, write_with_timeout};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::poll::PROBE_TIMEOUT;
+use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[when(regex = r"^the '([^']*)' process writes frame with exact size '([^']*)'$")]

@@ -18,17 +18,15 @@ use cucumber::{then, when};
 use parking_lot::Mutex;
 use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{frame_data, simple_data};
-use zerobuffer::NamedSemaphore;
-use zerobuffer::{Error, OiebSnapshot, Writer};
+use zerobuffer::{Error, NamedSemaphore, OiebSnapshot, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use super::{oieb, HEADER, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
-use crate::explain::Explain as _;
-use crate::jobs::StopFlag;
-use crate::poll::poll_until;
-use crate::steps::basic::{with_cause, write, write_with_timeout};
-use crate::steps::corruption::unread_entries;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::endpoints::{oieb, with_cause, write, write_with_timeout};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::StopFlag;
+use crate::drivers::poll::{poll_until, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
+use crate::drivers::ring::{unread_entries, HEADER};
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Label of the background write that may wait for space (P056, P100).

@@ -4,13 +4,13 @@
 use anyhow::{bail, ensure, Result};
 use cucumber::gherkin::Step;
 use cucumber::{given, then};
-use zerobuffer::NamedSemaphore;
-use zerobuffer::Reader;
+use zerobuffer::{NamedSemaphore, Reader};
 
-use crate::explain::Explain as _;
-use crate::steps::basic::{with_cause, DEFAULT_CONFIG};
-use crate::steps::stress::{leftovers, subject};
-use crate::tables::{data_table, DataTable};
+use crate::drivers::endpoints::{with_cause, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::os::leftovers;
+use crate::drivers::roles::test_subject;
+use crate::drivers::tables::{data_table, DataTable};
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Upstream 12.4's table, for an orchestrator that drops tables.
@@ -62,12 +62,12 @@ fn create_buffers_with_names(world: &mut ZbWorld, step: &Step) -> Result<()> {
                 .with_context(|| format!("row {} ({base}): creating '{full}'", i + 1))?,
         );
     }
-    subject(world)?.scratch::<Named>().buffers = buffers;
+    test_subject(world)?.scratch::<Named>().buffers = buffers;
     Ok(())
 }
 
 fn named_buffers(world: &mut ZbWorld) -> Result<&mut Vec<Reader>> {
-    let buffers = &mut subject(world)?.scratch::<Named>().buffers;
+    let buffers = &mut test_subject(world)?.scratch::<Named>().buffers;
     ensure!(!buffers.is_empty(), "no buffers with various names exist");
     Ok(buffers)
 }

@@ -8,10 +8,10 @@ use zerobuffer::layout::FrameHeader;
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};
 use zerobuffer::{current_pid, OiebSnapshot};
 
-use super::{raw_buffer, HEADER};
-use crate::steps::basic::with_cause;
-use crate::steps::stress::subject;
-use crate::tables::{data_table, DataTable};
+use crate::drivers::endpoints::with_cause;
+use crate::drivers::ring::{raw_buffer, HEADER};
+use crate::drivers::roles::test_subject;
+use crate::drivers::tables::{data_table, DataTable};
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Frames of 12.1: assorted sizes whose frames (16-byte header included) take multiples of 64
@@ -195,7 +195,7 @@ fn unaligned(o: &OiebSnapshot) -> Vec<String> {
 
 #[when(regex = r"^performs multiple write operations$")]
 fn performs_multiple_writes(world: &mut ZbWorld) -> Result<()> {
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let raw = raw_buffer(state)?;
     let mut writes = Vec::new();
     for size in WRITE_SIZES {

@@ -1,10 +1,15 @@
 //! 7.2: creations refused for lack of resources leave nothing behind.
 
-use super::*;
-use crate::world::ZbWorld;
+use std::io;
+
 use anyhow::{ensure, Result};
 use cucumber::{given, then, when};
-use std::io;
+
+use crate::drivers::explain::Explain as _;
+use crate::drivers::faults::{attempt_under_limit, current_attempt, exhaustion_code, Creation};
+use crate::drivers::os::DescriptorLimit;
+use crate::drivers::roles::broadcast_subject;
+use crate::world::ZbWorld;
 
 // ---- 7.2 System resource exhaustion ----------------------------------------------------------
 
@@ -18,7 +23,7 @@ fn exhaust_segments(world: &mut ZbWorld) -> Result<()> {
         spare == 1,
         "{spare} descriptors can still be opened, expected exactly 1"
     );
-    subject(world).scratch::<Creation>().limit = Some(limit);
+    broadcast_subject(world).scratch::<Creation>().limit = Some(limit);
     Ok(())
 }
 

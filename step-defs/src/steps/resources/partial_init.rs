@@ -1,10 +1,17 @@
 //! 7.1: a creation that fails part-way leaves nothing behind.
 
-use super::*;
-use crate::steps::basic::DEFAULT_CONFIG;
-use crate::world::ZbWorld;
 use anyhow::Result;
 use cucumber::{given, then};
+
+use crate::drivers::endpoints::DEFAULT_CONFIG;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::faults::{
+    current_attempt, ensure_blocked_semaphore_failure, run_with_semaphore_failure, Attempt,
+    Creation,
+};
+use crate::drivers::os::ensure_nothing_left;
+use crate::drivers::roles::broadcast_subject;
+use crate::world::ZbWorld;
 
 // ---- 7.1 Partial initialization failure ------------------------------------------------------
 
@@ -16,7 +23,7 @@ use cucumber::{given, then};
 fn arrange_creation(world: &mut ZbWorld, buffer: String) -> Result<()> {
     let name = world.buffer_name(&buffer);
     let attempt = Attempt::arrange(name, DEFAULT_CONFIG, true)?;
-    subject(world).scratch::<Creation>().attempt = Some(attempt);
+    broadcast_subject(world).scratch::<Creation>().attempt = Some(attempt);
     Ok(())
 }
 

@@ -5,10 +5,10 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::is_simple_data;
 
-use super::subject;
-use crate::explain::Explain as _;
-use crate::steps::basic::access::explain_write;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::access::explain_write;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::roles::broadcast_subject;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// The frames 7.4 writes, in order (steps.md P167/P168). The reader's check cannot learn the
@@ -91,7 +91,7 @@ fn validates_each_byte(world: &mut ZbWorld, process: String) -> Result<()> {
 #[then(regex = r"^no data corruption should be detected$")]
 fn no_data_corruption(world: &mut ZbWorld) -> Result<()> {
     // Beyond the bytes: the ring gave back exactly what was written, nothing more or less.
-    let state = subject(world);
+    let state = broadcast_subject(world);
     let sizes = state.scratch::<PatternCheck>().sizes.clone();
     ensure!(!sizes.is_empty(), "no frame was validated");
     let reader = state.reader()?;

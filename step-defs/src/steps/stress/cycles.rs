@@ -3,14 +3,17 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::{BufferConfig, Reader};
 
-use super::*;
-use crate::scale;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::endpoints::round_trip;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
+use crate::drivers::roles::{test_subject, TEST_PROCESS};
+use crate::drivers::scale;
+use crate::drivers::scale::MIN_CYCLES;
 use crate::world::{ProcessState, ZbWorld};
 
 /// What "perform 'N' iterations of:" asked for and what the destroy step found.
@@ -50,7 +53,7 @@ impl CycleReport {
 fn perform_iterations(world: &mut ZbWorld, count: String) -> Result<()> {
     let count = scale::count(num(&count)?, MIN_CYCLES)?;
     ensure!(count > 0, "at least one iteration is needed");
-    subject(world)?.scratch::<Cycles>().requested = Some(count);
+    test_subject(world)?.scratch::<Cycles>().requested = Some(count);
     Ok(())
 }
 
@@ -102,7 +105,7 @@ fn destroys_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
         report.check_after_destroy(i);
     }
     report.fds_after = open_fds()?.len();
-    report.mappings_after = mappings_of(&object_paths(&name))?.len();
+    report.mappings_after = mappings_of(&paths_with_csharp_lock(&name))?.len();
     tracing::info!(
         buffer = %name,
         cycles = iterations,

@@ -1,13 +1,15 @@
 //! 11.4: buffer exhaustion under a lowered descriptor limit, and recovery.
 
-use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{given, then, when};
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
 
-use super::*;
-use crate::steps::basic::DEFAULT_CONFIG;
+use crate::drivers::endpoints::{round_trip, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::faults::is_resource_exhaustion;
+use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
+use crate::drivers::roles::test_subject;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Descriptors left free when the limit is lowered: each live reader keeps one (its lock file).
@@ -102,7 +104,7 @@ fn create_maximum_buffers(world: &mut ZbWorld) -> Result<()> {
         created = buffers.len(),
         "buffers created under the lowered descriptor limit"
     );
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     *state.scratch::<Exhaustion>() = Exhaustion {
         fds_before: fds.len(),
         limit,
@@ -114,7 +116,7 @@ fn create_maximum_buffers(world: &mut ZbWorld) -> Result<()> {
 }
 
 fn exhaustion(world: &mut ZbWorld) -> Result<&mut Exhaustion> {
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let ex = state.scratch::<Exhaustion>();
     ensure!(ex.limit > 0, "no buffers were created up to the limit");
     Ok(ex)
@@ -203,7 +205,7 @@ fn resources_properly_released(world: &mut ZbWorld) -> Result<()> {
     for name in &ex.released {
         let left = leftovers(name);
         ensure!(left.is_empty(), "'{name}' left {left:?}");
-        paths.extend(object_paths(name));
+        paths.extend(paths_with_csharp_lock(name));
     }
     let mapped = mappings_of(&paths)?;
     ensure!(mapped.is_empty(), "still mapped: {mapped:?}");

@@ -1,22 +1,21 @@
 //! 11.3: a long continuous write/read run, its resources sampled throughout.
 
-use std::fs;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::explain::Explain as _;
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
-use rustix::time::ClockId;
 use zerobuffer::testdata::fill_frame_data;
 use zerobuffer::{OiebSnapshot, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use super::*;
-use crate::drain::DrainRequest;
-use crate::jobs::StopFlag;
-use crate::scale;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::drain::DrainRequest;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::StopFlag;
+use crate::drivers::measure::{sample_usage, Usage};
+use crate::drivers::os::check_fds;
+use crate::drivers::scale;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// Without ZEROBUFFER_SUITE_SCALE the scaled 24 h would still be 86 s; a default run is capped
@@ -34,44 +33,6 @@ fn long_run_duration(full: Duration) -> Result<Duration> {
 /// Frame sizes vary from 1 to 4000 bytes, so the ring wraps at every kind of tail.
 fn stress_frame_size(sequence: u64) -> usize {
     1 + (sequence.wrapping_mul(7919) % 4000) as usize
-}
-
-/// One sample of the resources the process and host use.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Usage {
-    pub elapsed: Duration,
-    pub fds: usize,
-    pub maps: usize,
-    pub rss_kib: u64,
-    pub cpu: Duration,
-    pub load1: f64,
-    pub mem_available_kib: u64,
-}
-
-fn proc_value(file: &str, key: &str) -> Result<u64> {
-    let text = fs::read_to_string(file).with_context(|| format!("reading {file}"))?;
-    text.lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .with_context(|| format!("no {key} in {file}"))
-}
-
-pub(super) fn sample_usage(since: Instant) -> Result<Usage> {
-    let load = fs::read_to_string("/proc/loadavg").context("reading /proc/loadavg")?;
-    Ok(Usage {
-        elapsed: since.elapsed(),
-        fds: open_fds()?.len(),
-        maps: fs::read_to_string("/proc/self/maps")?.lines().count(),
-        rss_kib: proc_value("/proc/self/status", "VmRSS:")?,
-        cpu: cpu_time(ClockId::ProcessCPUTime),
-        load1: load
-            .split_whitespace()
-            .next()
-            .and_then(|v| v.parse().ok())
-            .context("unreadable /proc/loadavg")?,
-        mem_available_kib: proc_value("/proc/meminfo", "MemAvailable:")?,
-    })
 }
 
 /// What the continuous run saw.
@@ -105,7 +66,7 @@ fn runs_continuous_write_read(world: &mut ZbWorld, hours: String) -> Result<()> 
     tracing::info!(buffer = %name, ?run_for, "continuous write/read started");
     state.scratch::<LongRun>().run_for = run_for;
     // The writing half runs here, in the background; the reader drains and checks every
-    // frame through its standby drain (see crate::drain), which the run requests.
+    // frame through its standby drain (see crate::drivers::drain), which the run requests.
     state.jobs.spawn(LONG_RUN_JOB, move |stop| {
         let mut guard = writer.lock();
         let writer = guard.as_mut().context("the writer is closed")?;

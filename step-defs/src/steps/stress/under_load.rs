@@ -4,15 +4,17 @@ use std::collections::BTreeMap;
 use std::thread;
 use std::time::Duration;
 
-use crate::explain::Explain as _;
 use anyhow::{ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
 
-use super::*;
-use crate::scale;
-use crate::steps::basic::DEFAULT_CONFIG;
-use crate::steps::num;
+use crate::captures::num;
+use crate::drivers::endpoints::{round_trip, DEFAULT_CONFIG};
+use crate::drivers::explain::Explain as _;
+use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
+use crate::drivers::roles::test_subject;
+use crate::drivers::scale;
+use crate::drivers::scale::MIN_CYCLES;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// Outcomes of the background connector.
@@ -57,7 +59,7 @@ const LOAD_BUFFER: &str = "test-rapid-load";
 #[given(regex = r"^the test spawns writer attempting connections continuously$")]
 fn spawn_connecting_writer(world: &mut ZbWorld) -> Result<()> {
     let name = world.buffer_name(LOAD_BUFFER);
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let load = state.scratch::<UnderLoad>();
     load.name = Some(name.clone());
     load.fds_before = open_fds()?.len();
@@ -91,7 +93,7 @@ fn spawn_connecting_writer(world: &mut ZbWorld) -> Result<()> {
 fn creates_and_destroys_times(world: &mut ZbWorld, count: String) -> Result<()> {
     let cycles = scale::count(num(&count)?, MIN_CYCLES)?;
     let default_name = world.buffer_name(LOAD_BUFFER);
-    let state = subject(world)?;
+    let state = test_subject(world)?;
     let name = state
         .scratch::<UnderLoad>()
         .name
@@ -129,13 +131,13 @@ fn creates_and_destroys_times(world: &mut ZbWorld, count: String) -> Result<()> 
     load.leaks = leaks;
     load.lock_leftovers = lock_leftovers;
     load.fds_after = open_fds()?.len();
-    load.mappings_after = mappings_of(&object_paths(&name))?.len();
+    load.mappings_after = mappings_of(&paths_with_csharp_lock(&name))?.len();
     load.stats = stats;
     Ok(())
 }
 
 fn under_load(world: &mut ZbWorld) -> Result<&mut UnderLoad> {
-    let load = subject(world)?.scratch::<UnderLoad>();
+    let load = test_subject(world)?.scratch::<UnderLoad>();
     ensure!(load.cycles > 0, "no create/destroy cycles ran");
     Ok(load)
 }

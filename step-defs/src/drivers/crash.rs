@@ -12,7 +12,7 @@ use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::layout::oieb::{READER_PID, WRITER_PID};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::explain::Explain as _;
+use crate::drivers::explain::Explain as _;
 
 fn mark(buffer: &str, field: usize, dead: u64) -> Result<()> {
     let raw = RawBuffer::open(buffer)

@@ -15,20 +15,20 @@
 //! step then fails saying so. The job holds only a weak reference to the reader, so a reader
 //! closed or crashed by a later step is never kept alive by it.
 
-use std::fs;
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Weak};
-use std::thread;
 use std::time::{Duration, Instant};
+use std::{fs, thread};
 
-use crate::explain::Explain as _;
 use anyhow::{anyhow, bail, Result};
 use zerobuffer::testdata::first_frame_data_mismatch;
 use zerobuffer::{Error, Reader, Writer, LOCK_DIR};
 
-use crate::jobs::StopFlag;
-use crate::poll::spin_until;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::StopFlag;
+use crate::drivers::patterns::write_seeded;
+use crate::drivers::poll::spin_until;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const STANDBY_JOB: &str = "standby-drain";
@@ -168,14 +168,6 @@ impl Drop for DrainRequest {
     }
 }
 
-/// Writes the next seeded frame of `size` bytes (its bytes seeded with its sequence).
-pub fn write_seeded(writer: &mut Writer, size: usize) -> Result<u64> {
-    let mut slot = writer.get_frame_buffer(size)?;
-    let sequence = slot.sequence();
-    zerobuffer::testdata::fill_frame_data(&mut slot, sequence);
-    Ok(slot.commit())
-}
-
 /// Waits until the reader, wherever it lives, has taken every entry written (the OIEB's
 /// counts agree), spinning briefly between looks so that latencies stay measurable.
 pub fn wait_taken(writer: &Writer, limit: Instant) -> Result<()> {
@@ -195,7 +187,7 @@ pub fn wait_taken(writer: &Writer, limit: Instant) -> Result<()> {
 
 /// The one buffer this scenario's run created, for a writer step that must connect although
 /// the scenario never says to what (14.6's "is configured to be faster than reader"). Buffer
-/// names end in the run's suffix (see [`crate::naming`]), so the run's buffer is the one
+/// names end in the run's suffix (see [`crate::drivers::naming`]), so the run's buffer is the one
 /// `/dev/shm` entry with that suffix that is not a semaphore.
 pub fn scenario_buffer(world: &ZbWorld) -> Result<String> {
     let suffix = world.names.suffix();
@@ -220,7 +212,7 @@ pub fn scenario_buffer(world: &ZbWorld) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobs::Jobs;
+    use crate::drivers::jobs::Jobs;
     use zerobuffer::BufferConfig;
 
     /// A reader of a fresh buffer with its standby started, and a writer.

@@ -5,8 +5,8 @@
 use anyhow::{ensure, Result};
 use zerobuffer::{Error, OiebSnapshot};
 
-use crate::explain::Explain as _;
-use crate::steps::HEADER;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::ring::HEADER;
 use crate::world::ProcessState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -31,3 +31,6 @@ pub fn count(full: u64, floor: u64) -> Result<u64> {
     let scaled = (full as f64 * factor()?.min(1.0)).round() as u64;
     Ok(scaled.max(floor.min(full)))
 }
+
+/// Create/destroy cycles run at least (a cycle takes well under a millisecond; 11.1, 11.5).
+pub(crate) const MIN_CYCLES: u64 = 500;

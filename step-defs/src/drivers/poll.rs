@@ -42,6 +42,16 @@ pub fn spin_until(limit: Instant, what: &str, done: impl Fn() -> bool) -> Result
     Ok(())
 }
 
+/// Waits for space are cut into slices of this length so a stop request is seen quickly.
+pub(crate) const WAIT_SLICE: Duration = Duration::from_millis(200);
+
+/// How long a probe write may wait before "no space" is concluded (the space either is there
+/// at once or never comes: nobody reads meanwhile).
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// How long a check waits for a just-started background thread to reach its wait.
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
+
 #[cfg(test)]
 mod tests {
     use super::*;
