@@ -1,5 +1,5 @@
-//! Owned loans: frames that hold their reader and slots that hold their writer, kept across
-//! calls and moved between threads.
+//! Owned loans: frames that hold their reader, slots that hold their writer and request slots
+//! that hold their duplex client, kept across calls and moved between threads.
 
 mod common;
 
@@ -8,10 +8,14 @@ use std::thread;
 use std::time::Duration;
 
 use common::{assert_clean, unique_name};
+use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};
-use zerobuffer::{BufferConfig, Error, OwnedFrame, Reader, Writer};
+use zerobuffer::{
+    BufferConfig, DuplexClient, DuplexServer, Error, OwnedFrame, ProcessingMode, Reader, Writer,
+};
 
 const SECOND: Duration = Duration::from_secs(1);
+const WAIT: Duration = Duration::from_secs(5);
 
 #[test]
 fn owned_frames_outlive_later_reads_and_return_their_space_in_ring_order() {
@@ -93,4 +97,85 @@ fn an_owned_slot_is_filled_on_another_thread_and_hands_the_writer_back() {
         assert_eq!(writer.write_frame(b"still usable").unwrap(), 3);
     }
     assert_clean(&name);
+}
+
+fn echo_server(channel: &str) -> DuplexServer {
+    let mut server = DuplexServer::new(channel, BufferConfig::new(0, 64 * 1024)).unwrap();
+    server
+        .start(ProcessingMode::SingleThread, |req| req.to_vec())
+        .unwrap();
+    server
+}
+
+fn small_client(channel: &str) -> DuplexClient {
+    DuplexClient::connect_with(channel, BufferConfig::new(0, 64 * 1024), WAIT).unwrap()
+}
+
+#[test]
+fn an_owned_request_slot_is_filled_on_another_thread_and_hands_the_client_back() {
+    let channel = unique_name("owned-request");
+    {
+        let _server = echo_server(&channel);
+        let client = small_client(&channel);
+        let slot = client.into_request_slot(3000).unwrap();
+        assert_eq!((slot.sequence(), slot.len()), (1, 3000));
+        assert_eq!(slot.channel(), channel);
+        let filler = thread::spawn(move || {
+            let mut slot = slot;
+            fill_frame_data(&mut slot, 1);
+            slot.commit()
+        });
+        let (client, sequence) = filler.join().unwrap();
+        assert_eq!((sequence, client.pending_requests()), (1, 1));
+        let response = client.receive_response(WAIT).unwrap();
+        assert_eq!((response.sequence(), response.len()), (1, 3000));
+        assert_eq!(first_frame_data_mismatch(&response, 1), None);
+        drop(response);
+
+        // Abandoned: the server sees nothing, and the next request is still sequence 2.
+        let abandoned = client.into_request_slot(100).unwrap();
+        let client = abandoned.abandon();
+        assert_eq!(client.pending_requests(), 0);
+        assert!(matches!(
+            client.receive_response(Duration::from_millis(100)),
+            Err(Error::Timeout(_))
+        ));
+        assert_eq!(client.send_request(b"next").unwrap(), 2);
+        assert_eq!(&*client.receive_response(WAIT).unwrap(), b"next");
+
+        // A slot that cannot be reserved gives the client back with the reason.
+        let refused = client.into_request_slot(0).unwrap_err();
+        assert!(matches!(refused.error, Error::ZeroSizeFrame), "{refused}");
+        let refused = refused.client.into_request_slot(1 << 20).unwrap_err();
+        assert!(
+            matches!(refused.error, Error::FrameTooLarge { .. }),
+            "{refused}"
+        );
+        let client = refused.client;
+        assert_eq!(client.send_request(b"still usable").unwrap(), 3);
+        let response = client.receive_response(WAIT).unwrap();
+        assert_eq!((response.sequence(), &*response), (3, &b"still usable"[..]));
+    }
+    assert_clean(&request_buffer_name(&channel));
+    assert_clean(&response_buffer_name(&channel));
+}
+
+#[test]
+fn dropping_an_owned_request_slot_closes_its_client() {
+    let channel = unique_name("owned-request-drop");
+    {
+        let server = echo_server(&channel);
+        let slot = small_client(&channel).into_request_slot(500).unwrap();
+        drop(slot);
+        assert_clean(&response_buffer_name(&channel));
+
+        // The server never saw the request and serves the next client from its first one.
+        let client = small_client(&channel);
+        assert_eq!(client.send_request(b"first").unwrap(), 1);
+        let response = client.receive_response(WAIT).unwrap();
+        assert_eq!((response.sequence(), &*response), (1, &b"first"[..]));
+        assert!(server.is_running());
+    }
+    assert_clean(&request_buffer_name(&channel));
+    assert_clean(&response_buffer_name(&channel));
 }

@@ -1,6 +1,7 @@
 //! The client side of a duplex channel.
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::sync::{Mutex, MutexGuard};
 use std::thread;
@@ -11,6 +12,7 @@ use crate::abandon::Abandon;
 use crate::config::BufferConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
+use crate::owned::{OwnedFrameSlot, WriterReturned};
 use crate::reader::Reader;
 use crate::writer::{FrameSlot, Writer};
 
@@ -26,7 +28,8 @@ const OUTSTANDING_CAPACITY: usize = 64;
 /// responses, checking that each response answers the oldest request still waiting.
 ///
 /// Requests go through `&self` as well as responses, so a response may be held while the next
-/// request is sent; zero-copy requests ([`DuplexClient::acquire`]) need `&mut self`.
+/// request is sent; zero-copy requests ([`DuplexClient::acquire`]) need `&mut self`, or the
+/// client itself for a request slot that owns it ([`DuplexClient::into_request_slot`]).
 pub struct DuplexClient {
     channel: String,
     // Field order is drop order: the request writer leaves before the response buffer goes,
@@ -95,6 +98,44 @@ impl DuplexClient {
         })
     }
 
+    /// [`acquire`](DuplexClient::acquire), for a request slot that owns this client instead of
+    /// borrowing it: it can be filled later or on another thread, and
+    /// [`OwnedRequestSlot::commit`] sends the request and hands the client back. On failure
+    /// the client comes back with the error.
+    pub fn into_request_slot(
+        self,
+        len: usize,
+    ) -> std::result::Result<OwnedRequestSlot, ClientReturned> {
+        let (writer, detached) = self.detach();
+        match writer.into_frame_buffer(len) {
+            Ok(slot) => Ok(OwnedRequestSlot {
+                slot,
+                client: detached,
+            }),
+            Err(WriterReturned { writer, error }) => Err(ClientReturned {
+                client: Box::new(detached.attach(*writer)),
+                error,
+            }),
+        }
+    }
+
+    /// Takes the request writer out; [`Detached::attach`] puts it back.
+    fn detach(self) -> (Writer, Detached) {
+        let DuplexClient {
+            channel,
+            request,
+            response,
+            outstanding,
+        } = self;
+        let writer = request.into_inner().unwrap_or_else(|e| e.into_inner());
+        let detached = Detached {
+            channel,
+            response,
+            outstanding,
+        };
+        (writer, detached)
+    }
+
     /// Waits up to `timeout` for the next response.
     ///
     /// Errors: [`Error::WriterDead`] when the server is gone (its response writer died or
@@ -137,8 +178,8 @@ impl DuplexClient {
     }
 }
 
-impl std::fmt::Debug for DuplexClient {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for DuplexClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DuplexClient")
             .field("channel", &self.channel)
             .finish()
@@ -214,4 +255,102 @@ impl DerefMut for RequestSlot<'_> {
     fn deref_mut(&mut self) -> &mut [u8] {
         &mut self.slot
     }
+}
+
+/// A client whose request writer is lent to an [`OwnedRequestSlot`].
+struct Detached {
+    channel: String,
+    response: Reader,
+    outstanding: Mutex<VecDeque<u64>>,
+}
+
+impl Detached {
+    fn attach(self, writer: Writer) -> DuplexClient {
+        DuplexClient {
+            channel: self.channel,
+            request: Mutex::new(writer),
+            response: self.response,
+            outstanding: self.outstanding,
+        }
+    }
+}
+
+/// A request being written in place that owns its [`DuplexClient`] (from
+/// [`DuplexClient::into_request_slot`]). Fill it in place, on any thread, then
+/// [`commit`](OwnedRequestSlot::commit) it to send the request and get the client back, or
+/// [`abandon`](OwnedRequestSlot::abandon) it to get the client back with nothing sent.
+/// Dropping the slot drops (and so gracefully closes) the client it owns.
+pub struct OwnedRequestSlot {
+    // Field order is drop order: the request writer leaves before the response buffer goes,
+    // as when a client is dropped.
+    slot: OwnedFrameSlot,
+    client: Detached,
+}
+
+impl OwnedRequestSlot {
+    /// The sequence number the request (and its response) will carry.
+    pub fn sequence(&self) -> u64 {
+        self.slot.sequence()
+    }
+
+    /// The name of the channel the owned client is connected to.
+    pub fn channel(&self) -> &str {
+        &self.client.channel
+    }
+
+    /// Sends the request; returns the client, now waiting for the response, and the
+    /// request's sequence number.
+    pub fn commit(self) -> (DuplexClient, u64) {
+        let OwnedRequestSlot { slot, mut client } = self;
+        let (writer, sequence) = slot.commit();
+        client
+            .outstanding
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .push_back(sequence);
+        (client.attach(writer), sequence)
+    }
+
+    /// Gives the request up without a trace (the server sees nothing, the next request takes
+    /// this sequence number), as dropping a borrowed [`RequestSlot`] does, and returns the
+    /// client.
+    pub fn abandon(self) -> DuplexClient {
+        let OwnedRequestSlot { slot, client } = self;
+        client.attach(slot.abandon())
+    }
+}
+
+impl Deref for OwnedRequestSlot {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.slot
+    }
+}
+
+impl DerefMut for OwnedRequestSlot {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.slot
+    }
+}
+
+impl fmt::Debug for OwnedRequestSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedRequestSlot")
+            .field("channel", &self.client.channel)
+            .field("sequence", &self.sequence())
+            .field("len", &self.slot.len())
+            .finish()
+    }
+}
+
+/// [`DuplexClient::into_request_slot`] failed: why, and the client, unchanged.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ClientReturned {
+    /// The client that was to be lent, back to its owner.
+    pub client: Box<DuplexClient>,
+    /// Why no request slot could be reserved.
+    #[source]
+    pub error: Error,
 }

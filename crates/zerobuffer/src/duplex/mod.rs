@@ -29,7 +29,9 @@
 mod client;
 mod server;
 
-pub use client::{DuplexClient, RequestSlot, DEFAULT_RESPONSE_CONFIG};
+pub use client::{
+    ClientReturned, DuplexClient, OwnedRequestSlot, RequestSlot, DEFAULT_RESPONSE_CONFIG,
+};
 pub use server::{DuplexServer, Responder, DEFAULT_SERVER_TIMEOUT};
 
 use crate::error::Result;

@@ -270,7 +270,7 @@ fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -
         scratch(state).zero_copy.is_none(),
         "a zero-copy request is already in progress"
     );
-    // The slot borrows the client, so the client moves to the thread that holds the slot.
+    // The slot owns the client until the request is committed.
     let shared = state
         .duplex_client
         .take()
@@ -279,9 +279,16 @@ fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -
         state.duplex_client = Some(shared);
         anyhow!("the '{process}' duplex client is in use by other work")
     })?;
-    let request = ZeroCopyRequest::start(owned, len)?;
-    scratch(state).zero_copy = Some(request);
-    Ok(())
+    match ZeroCopyRequest::start(owned, len) {
+        Ok(request) => {
+            scratch(state).zero_copy = Some(request);
+            Ok(())
+        }
+        Err(ClientReturned { client, error }) => {
+            state.duplex_client = Some(Arc::from(client));
+            Err(error).context("acquiring the request")
+        }
+    }
 }
 
 #[when(regex = r"^the '([^']*)' process fills buffer with test pattern$")]
@@ -290,7 +297,8 @@ fn fills_request_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
         .zero_copy
         .as_mut()
         .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?
-        .fill()
+        .fill();
+    Ok(())
 }
 
 #[when(regex = r"^the '([^']*)' process commits request$")]

@@ -13,13 +13,13 @@
 //! [`server_steps`] and [`client_steps`], over the helpers here.
 
 use std::collections::BTreeMap;
-use std::sync::{mpsc, Arc};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, ensure, Result};
 use parking_lot::{Condvar, Mutex};
-use zerobuffer::duplex::{request_buffer_name, Responder};
+use zerobuffer::duplex::{request_buffer_name, ClientReturned, OwnedRequestSlot, Responder};
 use zerobuffer::testdata::{fill_frame_data, simple_data};
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
 use zerobuffer_test_support::RawBuffer;
@@ -28,7 +28,7 @@ use crate::captures::num;
 use crate::drivers::alloc_counter::thread_allocations;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::ring::HEADER;
-use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT};
+use crate::world::{ProcessState, ReceivedFrame, ZbWorld};
 
 mod client_steps;
 mod dispose;
@@ -386,35 +386,15 @@ fn frame_in_ring(name: &str, sequence: u64) -> Result<Vec<u8>> {
 
 // ---- Zero-copy requests kept across steps --------------------------------------------------
 
-enum ZcCommand {
-    Fill,
-    Commit,
-}
-
-enum ZcReply {
-    Acquired {
-        sequence: u64,
-        allocations: Option<u64>,
-    },
-    Filled {
-        allocations: Option<u64>,
-    },
-    Committed {
-        sequence: u64,
-        allocations: Option<u64>,
-        client: Box<DuplexClient>,
-    },
-}
-
-/// A zero-copy request in progress: the client lives on a helper thread, which holds the
-/// reserved slot between the acquire, fill and commit steps and counts the allocations each
-/// library call makes on that thread.
+/// A zero-copy request in progress: the reserved slot owns the client between the acquire,
+/// fill and commit steps, and the allocations each library call makes are counted on the
+/// step's thread. Dropped uncommitted (the scenario ended first), the slot is abandoned and
+/// the client it owns closed, so the end of the scenario finds nothing left behind.
 struct ZeroCopyRequest {
+    slot: OwnedRequestSlot,
     sequence: u64,
     len: usize,
     allocations: Allocations,
-    commands: Option<mpsc::Sender<ZcCommand>>,
-    replies: mpsc::Receiver<Result<ZcReply>>,
     filled: bool,
 }
 
@@ -427,121 +407,42 @@ fn counting<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
 }
 
 impl ZeroCopyRequest {
-    fn start(mut client: DuplexClient, len: usize) -> Result<ZeroCopyRequest> {
-        let (cmd_tx, cmd_rx) = mpsc::channel::<ZcCommand>();
-        let (reply_tx, reply_rx) = mpsc::channel::<Result<ZcReply>>();
-        thread::Builder::new()
-            .name("zero-copy-request".into())
-            .spawn(move || {
-                let (slot, allocations) = counting(|| client.acquire(len));
-                let mut slot = match slot {
-                    Ok(slot) => slot,
-                    Err(e) => {
-                        let _ = reply_tx.send(Err(anyhow!(e).context("acquiring the request")));
-                        return;
-                    }
-                };
-                let sequence = slot.sequence();
-                let _ = reply_tx.send(Ok(ZcReply::Acquired {
-                    sequence,
-                    allocations,
-                }));
-                loop {
-                    match cmd_rx.recv() {
-                        Ok(ZcCommand::Fill) => {
-                            let ((), allocations) = counting(|| fill_frame_data(&mut slot, 0));
-                            let _ = reply_tx.send(Ok(ZcReply::Filled { allocations }));
-                        }
-                        Ok(ZcCommand::Commit) => {
-                            let (sequence, allocations) = counting(|| slot.commit());
-                            let _ = reply_tx.send(Ok(ZcReply::Committed {
-                                sequence,
-                                allocations,
-                                client: Box::new(client),
-                            }));
-                            return;
-                        }
-                        // Abandoned: the slot is dropped uncommitted, the client closed.
-                        Err(_) => return,
-                    }
-                }
-            })
-            .context("starting the zero-copy request thread")?;
-        let mut request = ZeroCopyRequest {
-            sequence: 0,
+    /// Reserves the request; a request that cannot be reserved gives the client back.
+    fn start(
+        client: DuplexClient,
+        len: usize,
+    ) -> std::result::Result<ZeroCopyRequest, ClientReturned> {
+        let (slot, allocations) = counting(|| client.into_request_slot(len));
+        let slot = slot?;
+        Ok(ZeroCopyRequest {
+            sequence: slot.sequence(),
+            slot,
             len,
-            allocations: Vec::new(),
-            commands: Some(cmd_tx),
-            replies: reply_rx,
+            allocations: vec![("acquire", allocations)],
             filled: false,
-        };
-        match request.reply()? {
-            ZcReply::Acquired {
-                sequence,
-                allocations,
-            } => {
-                request.sequence = sequence;
-                request.allocations.push(("acquire", allocations));
-                Ok(request)
-            }
-            _ => bail!("the zero-copy request thread answered out of turn"),
-        }
+        })
     }
 
-    fn reply(&self) -> Result<ZcReply> {
-        self.replies
-            .recv_timeout(JOIN_TIMEOUT)
-            .map_err(|_| anyhow!("the zero-copy request thread did not answer"))?
-    }
-
-    fn command(&self, command: ZcCommand) -> Result<ZcReply> {
-        self.commands
-            .as_ref()
-            .ok_or_else(|| anyhow!("the zero-copy request is finished"))?
-            .send(command)
-            .map_err(|_| anyhow!("the zero-copy request thread is gone"))?;
-        self.reply()
-    }
-
-    fn fill(&mut self) -> Result<()> {
-        match self.command(ZcCommand::Fill)? {
-            ZcReply::Filled { allocations } => {
-                self.allocations.push(("fill", allocations));
-                self.filled = true;
-                Ok(())
-            }
-            _ => bail!("the zero-copy request thread answered out of turn"),
-        }
+    fn fill(&mut self) {
+        let ((), allocations) = counting(|| fill_frame_data(&mut self.slot, 0));
+        self.allocations.push(("fill", allocations));
+        self.filled = true;
     }
 
     /// Commits; returns the client, the sequence and the allocations of every phase.
-    fn commit(mut self) -> Result<(DuplexClient, u64, Allocations)> {
-        match self.command(ZcCommand::Commit)? {
-            ZcReply::Committed {
-                sequence,
-                allocations,
-                client,
-            } => {
-                ensure!(
-                    sequence == self.sequence,
-                    "committed as {sequence}, reserved as {}",
-                    self.sequence
-                );
-                let mut phases = std::mem::take(&mut self.allocations);
-                phases.push(("commit", allocations));
-                Ok((*client, sequence, phases))
-            }
-            _ => bail!("the zero-copy request thread answered out of turn"),
-        }
-    }
-}
-
-impl Drop for ZeroCopyRequest {
-    fn drop(&mut self) {
-        // Closing the command channel abandons the slot; wait (bounded) for the thread to
-        // close the client, so the end of the scenario finds nothing left behind.
-        if self.commands.take().is_some() {
-            let _ = self.replies.recv_timeout(Duration::from_secs(5));
-        }
+    fn commit(self) -> Result<(DuplexClient, u64, Allocations)> {
+        let ZeroCopyRequest {
+            slot,
+            sequence: reserved,
+            mut allocations,
+            ..
+        } = self;
+        let ((client, sequence), committing) = counting(|| slot.commit());
+        allocations.push(("commit", committing));
+        ensure!(
+            sequence == reserved,
+            "committed as {sequence}, reserved as {reserved}"
+        );
+        Ok((client, sequence, allocations))
     }
 }
