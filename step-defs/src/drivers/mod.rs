@@ -5,6 +5,7 @@ pub(crate) mod access;
 pub mod alloc_counter;
 pub mod crash;
 pub mod drain;
+pub(crate) mod duplex;
 pub(crate) mod endpoints;
 pub mod explain;
 pub(crate) mod faults;

@@ -6,11 +6,16 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
+use zerobuffer::duplex::ClientReturned;
 use zerobuffer::testdata::{is_simple_data, simple_data};
 use zerobuffer::Error;
 
-use super::*;
 use crate::captures::num;
+use crate::drivers::duplex::{
+    client, connect_client, receive, request_for, scratch, send, send_numbered,
+    timestamped_request, ZeroCopyRequest, NO_EXTRA_WAIT, ORDERED_RESPONSE_TIMEOUT,
+};
+use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::poll_until;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
 

@@ -8,11 +8,11 @@ use cucumber::{then, when};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{Error, ProcessingMode};
 
-use super::{
+use crate::captures::num;
+use crate::drivers::duplex::{
     client, connect_client, create_server, ensure_removed, receive, scratch, server, server_log,
     DEFAULT_CHANNEL, PENDING_TIMEOUT,
 };
-use crate::captures::num;
 use crate::drivers::explain::Explain as _;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 

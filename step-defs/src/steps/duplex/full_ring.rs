@@ -8,8 +8,11 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::duplex::response_buffer_name;
 
-use super::{client, receive, scratch, server, server_log, BLOCK_PROOF, HANDLER_WAIT, HEADER};
 use crate::captures::num;
+use crate::drivers::duplex::{
+    client, receive, scratch, server, server_log, BLOCK_PROOF, HANDLER_WAIT,
+};
+use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[then(regex = r"^the '([^']*)' process attempts to send response of '([^']*)' bytes$")]

@@ -7,8 +7,12 @@ use cucumber::{given, then};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{BufferConfig, Error, ProcessingMode};
 
-use super::*;
 use crate::captures::num;
+use crate::drivers::duplex::{
+    connect_client, create_server, scratch, server, server_log, start_handler, Behaviour,
+    DEFAULT_CHANNEL, HANDLER_WAIT,
+};
+use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::poll_until;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 

@@ -6,11 +6,11 @@ use cucumber::{given, then, when};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::simple_data;
 
-use super::{
+use crate::captures::num;
+use crate::drivers::duplex::{
     client, frame_in_ring, last_response, receive, request_for, scratch, send, start_handler,
     Behaviour,
 };
-use crate::captures::num;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// The key "response should contain XOR transformed data" checks: the step names none, and the

@@ -1,0 +1,438 @@
+//! The duplex driver: a server's handler (its behaviours and the log it keeps), a client's
+//! requests and responses, and a zero-copy request held across steps (an owned loan).
+//!
+//! Payloads follow protocol.md §11.3: "Request {i}" texts, `i % 256` patterns (after an
+//! 8-byte timestamp for "sends request with size"), echo / delay / XOR / doubling handlers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, ensure, Result};
+use parking_lot::{Condvar, Mutex};
+use zerobuffer::duplex::{request_buffer_name, ClientReturned, OwnedRequestSlot, Responder};
+use zerobuffer::testdata::{fill_frame_data, simple_data};
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, Frame, ProcessingMode};
+use zerobuffer_test_support::RawBuffer;
+
+use crate::captures::num;
+use crate::drivers::alloc_counter::thread_allocations;
+use crate::drivers::explain::Explain as _;
+use crate::drivers::ring::HEADER;
+use crate::world::{ProcessState, ReceivedFrame, ZbWorld};
+
+/// The request buffer of "with default config" (protocol.md §11.3): 4 KiB metadata, 1 MiB ring.
+pub(crate) const DEFAULT_CHANNEL: BufferConfig = BufferConfig::new(4096, 1 << 20);
+/// How long a client waits for the server's request buffer.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Per-response wait of the steps that collect responses in order (the C# reference's 10 s).
+pub(crate) const ORDERED_RESPONSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Per-response wait once the server is disposed: what it answered is already in the ring.
+pub(crate) const PENDING_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long to wait for the handler (on the server's thread) to reach a point.
+pub(crate) const HANDLER_WAIT: Duration = Duration::from_secs(5);
+/// A response write still pending this long after it started counts as blocked.
+pub(crate) const BLOCK_PROOF: Duration = Duration::from_millis(300);
+/// After the last expected response, how long to watch for an extra one.
+pub(crate) const NO_EXTRA_WAIT: Duration = Duration::from_millis(200);
+
+// ---- Scratch state -------------------------------------------------------------------------
+
+/// Heap allocations counted per phase of a zero-copy send (`None`: no counting allocator).
+pub(crate) type Allocations = Vec<(&'static str, Option<u64>)>;
+
+/// This group's per-process state.
+#[derive(Default)]
+pub(crate) struct Duplex {
+    // Client side.
+    /// Requests sent, by sequence number (which their responses carry).
+    pub(crate) sent: BTreeMap<u64, Vec<u8>>,
+    /// Responses received, in arrival order.
+    pub(crate) responses: Vec<ReceivedFrame>,
+    /// When the current batch of requests started ("measures total response time").
+    pub(crate) batch_started: Option<Instant>,
+    pub(crate) measured: Option<Duration>,
+    pub(crate) zero_copy: Option<ZeroCopyRequest>,
+    /// Sequence of the committed zero-copy request and its allocation counts per phase.
+    pub(crate) zero_copy_sent: Option<(u64, Allocations)>,
+    // Server side.
+    pub(crate) mode: ProcessingMode,
+    pub(crate) log: Arc<HandlerLog>,
+    /// The response write "should block on response write" saw blocked.
+    pub(crate) blocked_attempt: Option<usize>,
+    /// Set by "a new 'server' process creates ...".
+    pub(crate) new_server: bool,
+}
+
+pub(crate) fn scratch(state: &mut ProcessState) -> &mut Duplex {
+    state.scratch::<Duplex>()
+}
+
+// ---- Server: handlers and their log --------------------------------------------------------
+
+/// What a handler did, written on the server's thread and read by the steps.
+#[derive(Default)]
+pub(crate) struct HandlerLog {
+    pub(crate) state: Mutex<LogState>,
+    pub(crate) changed: Condvar,
+}
+
+#[derive(Default)]
+pub(crate) struct LogState {
+    /// Response writes in order.
+    pub(crate) attempts: Vec<Attempt>,
+    /// The request during which the handler crashed the server, if it did.
+    pub(crate) crashed_during: Option<u64>,
+}
+
+pub(crate) struct Attempt {
+    pub(crate) request: u64,
+    pub(crate) len: usize,
+    /// Time from the request's arrival to the start of this write (the processing time).
+    pub(crate) processing: Duration,
+    pub(crate) started: Instant,
+    /// `None` while the write is in progress; the error text and whether it means a dead client.
+    pub(crate) outcome: Option<std::result::Result<u64, (String, bool)>>,
+}
+
+impl HandlerLog {
+    pub(crate) fn update<T>(&self, f: impl FnOnce(&mut LogState) -> T) -> T {
+        let result = f(&mut self.state.lock());
+        self.changed.notify_all();
+        result
+    }
+
+    /// Waits up to `timeout` until `ready` returns `Some`.
+    pub(crate) fn wait_for<T>(
+        &self,
+        timeout: Duration,
+        mut ready: impl FnMut(&LogState) -> Option<T>,
+    ) -> Option<T> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        loop {
+            if let Some(v) = ready(&state) {
+                return Some(v);
+            }
+            if self.changed.wait_until(&mut state, deadline).timed_out() {
+                return ready(&state);
+            }
+        }
+    }
+}
+
+/// The handlers of the feature's "starts ... handler" steps.
+#[derive(Clone, Copy)]
+pub(crate) enum Behaviour {
+    Echo,
+    Delay(Duration),
+    Xor(u8),
+    Double,
+    /// Crash the server this long after a request arrives (leaving this dead PID behind).
+    CrashAfter(Duration, u64),
+}
+
+impl Behaviour {
+    pub(crate) fn respond(self, request: &[u8]) -> Vec<u8> {
+        match self {
+            Behaviour::Xor(key) => request.iter().map(|b| b ^ key).collect(),
+            Behaviour::Double => [request, request].concat(),
+            Behaviour::Echo | Behaviour::Delay(_) | Behaviour::CrashAfter(..) => request.to_vec(),
+        }
+    }
+}
+
+/// Starts `process`'s server with `behaviour`; the handler logs its response writes (and a
+/// simulated crash) for the steps to check.
+pub(crate) fn start_handler(
+    world: &mut ZbWorld,
+    process: &str,
+    behaviour: Behaviour,
+) -> Result<()> {
+    let state = world.process(process);
+    let log = Arc::new(HandlerLog::default());
+    let scratch = scratch(state);
+    scratch.log = Arc::clone(&log);
+    scratch.blocked_attempt = None;
+    let mode = scratch.mode;
+    let server = state
+        .duplex_server
+        .as_mut()
+        .ok_or_else(|| anyhow!("the '{process}' process has created no duplex channel"))?;
+    let channel_name = server.channel().to_owned();
+    let handler = move |request: &Frame<'_>, responder: &mut Responder<'_>| {
+        let arrived = Instant::now();
+        match behaviour {
+            Behaviour::Delay(d) => thread::sleep(d),
+            Behaviour::CrashAfter(d, dead_pid) => {
+                thread::sleep(d);
+                log.update(|s| s.crashed_during = Some(request.sequence()));
+                // Dead first (nothing more is written once the handler returns), then the
+                // serving thread abandons both endpoints.
+                let marked = crate::drivers::crash::mark_server_dead(&channel_name, dead_pid);
+                responder.abandon_server();
+                if let Err(e) = marked {
+                    tracing::error!(error = %e, "could not mark the crashed server dead");
+                }
+                return Err(Error::InvalidOperation("the server crashed (simulated)"));
+            }
+            _ => {}
+        }
+        let response = behaviour.respond(request);
+        let index = log.update(|s| {
+            s.attempts.push(Attempt {
+                request: request.sequence(),
+                len: response.len(),
+                processing: arrived.elapsed(),
+                started: Instant::now(),
+                outcome: None,
+            });
+            s.attempts.len() - 1
+        });
+        let result = responder.send(&response);
+        let outcome = match &result {
+            Ok(sequence) => Ok(*sequence),
+            Err(e) => Err((e.to_string(), matches!(e, Error::ReaderDead))),
+        };
+        log.update(|s| s.attempts[index].outcome = Some(outcome));
+        result.map(drop)
+    };
+    server
+        .start_zero_copy(mode, handler)
+        .with_context(|| format!("starting the '{process}' server"))
+}
+
+pub(crate) fn server_log(state: &mut ProcessState) -> Arc<HandlerLog> {
+    Arc::clone(&scratch(state).log)
+}
+
+pub(crate) fn server(state: &mut ProcessState) -> Result<&mut DuplexServer> {
+    let name = state.name.clone();
+    state
+        .duplex_server
+        .as_mut()
+        .ok_or_else(|| anyhow!("the '{name}' process has no duplex server"))
+}
+
+/// Creates `process`'s server for channel `base` (nothing exists until a handler starts).
+pub(crate) fn create_server(
+    world: &mut ZbWorld,
+    process: &str,
+    base: &str,
+    config: BufferConfig,
+) -> Result<()> {
+    let channel = world.buffer_name(base);
+    let state = world.process(process);
+    ensure!(
+        state.duplex_server.is_none(),
+        "the '{process}' process already has a duplex server"
+    );
+    let server = DuplexServer::new(&channel, config)
+        .with_context(|| format!("creating duplex channel '{channel}'"))?;
+    state.duplex_server = Some(server);
+    Ok(())
+}
+
+// ---- Client helpers ------------------------------------------------------------------------
+
+/// Connects a client to `channel`. Its response ring mirrors the channel's request ring
+/// instead of the fixed 256 MiB of the other implementations' clients (any size is valid on
+/// the wire): only then can a response ring fill up (13.6).
+pub(crate) fn connect_client(channel: &str) -> Result<DuplexClient> {
+    let request = request_buffer_name(channel);
+    let deadline = Instant::now() + CONNECT_TIMEOUT;
+    // The server may still be creating its request buffer (a Python server does it on its
+    // own thread); wait for a complete control block.
+    let oieb = loop {
+        match zerobuffer::inspect(&request) {
+            Ok(info) if info.oieb.payload_size > 0 => break info.oieb,
+            Ok(_) | Err(Error::BufferNotFound { .. } | Error::InvalidOieb(_))
+                if Instant::now() < deadline =>
+            {
+                thread::sleep(Duration::from_millis(20))
+            }
+            Ok(_) => bail!("the request buffer '{request}' never got a valid control block"),
+            Err(e) => return Err(e).with_context(|| format!("looking for '{request}'")),
+        }
+    };
+    let config = BufferConfig::new(oieb.metadata_size as usize, oieb.payload_size as usize);
+    DuplexClient::connect_with(channel, config, CONNECT_TIMEOUT)
+        .with_context(|| format!("connecting a client to duplex channel '{channel}'"))
+}
+
+pub(crate) fn client(state: &ProcessState) -> Result<Arc<DuplexClient>> {
+    state.duplex_client.clone().ok_or_else(|| {
+        anyhow!(
+            "the '{}' process has no duplex client (not created, crashed or disposed)",
+            state.name
+        )
+    })
+}
+
+/// Sends `data` as a request and remembers it by its sequence number.
+pub(crate) fn send(state: &mut ProcessState, data: Vec<u8>) -> Result<u64> {
+    let client = client(state)?;
+    let len = data.len();
+    let sequence = client
+        .send_request(&data)
+        .with_context(|| format!("sending a {len}-byte request"))?;
+    let scratch = scratch(state);
+    if scratch.sent.is_empty() || scratch.batch_started.is_none() {
+        scratch.batch_started = Some(Instant::now());
+    }
+    scratch.sent.insert(sequence, data);
+    Ok(sequence)
+}
+
+/// Sends "Request 0" .. "Request {count-1}" (protocol.md §11.3); starts a new batch.
+pub(crate) fn send_numbered(state: &mut ProcessState, count: &str) -> Result<()> {
+    let count: usize = num(count)?;
+    scratch(state).batch_started = Some(Instant::now());
+    for i in 0..count {
+        send(state, format!("Request {i}").into_bytes())?;
+    }
+    Ok(())
+}
+
+/// Receives one response (copied out of the ring) and records it.
+pub(crate) fn receive(state: &mut ProcessState, timeout: Duration) -> Result<ReceivedFrame> {
+    let client = client(state)?;
+    let received = {
+        let frame = client
+            .receive_response(timeout)
+            .context("receiving a response")?;
+        ReceivedFrame {
+            sequence: frame.sequence(),
+            data: frame.to_vec(),
+        }
+    };
+    scratch(state).responses.push(received.clone());
+    Ok(received)
+}
+
+/// The request a response answers.
+pub(crate) fn request_for<'a>(scratch: &'a Duplex, response: &ReceivedFrame) -> Result<&'a [u8]> {
+    scratch
+        .sent
+        .get(&response.sequence)
+        .map(Vec::as_slice)
+        .ok_or_else(|| anyhow!("response {} answers no request sent", response.sequence))
+}
+
+pub(crate) fn last_response(scratch: &Duplex) -> Result<&ReceivedFrame> {
+    scratch
+        .responses
+        .last()
+        .ok_or_else(|| anyhow!("no response has been received"))
+}
+
+/// The request of "sends request with size": a little-endian microsecond timestamp in the
+/// first 8 bytes when it fits, `i % 256` elsewhere (protocol.md §11.3).
+pub(crate) fn timestamped_request(size: usize) -> Result<Vec<u8>> {
+    let mut data = simple_data(size);
+    if size >= 8 {
+        let micros = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .context("the clock is before 1970")?
+            .as_micros() as u64;
+        data[..8].copy_from_slice(&micros.to_le_bytes());
+    }
+    Ok(data)
+}
+
+pub(crate) fn ensure_removed(name: &str) -> Result<()> {
+    let left: Vec<_> = crate::drivers::os::object_paths(name)
+        .into_iter()
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure!(left.is_empty(), "still present: {}", left.join(", "));
+    Ok(())
+}
+
+/// The bytes of the frame with `sequence` that is still in the ring of buffer `name`,
+/// walking the frame headers from the ring start (the frames of a fresh channel).
+pub(crate) fn frame_in_ring(name: &str, sequence: u64) -> Result<Vec<u8>> {
+    let raw = RawBuffer::open(name).with_context(|| format!("mapping '{name}'"))?;
+    let size = raw.oieb().payload_size;
+    let base = raw.payload_offset();
+    let mut pos = 0u64;
+    while pos + HEADER <= size {
+        let header = raw.frame_header(pos);
+        if header.payload_size == 0 || pos + HEADER + header.payload_size > size {
+            break; // a wrap marker, or not a frame: the walk ends here
+        }
+        if header.sequence == sequence {
+            return Ok(raw.read(
+                (base as u64 + pos + HEADER) as usize,
+                header.payload_size as usize,
+            ));
+        }
+        pos += HEADER + header.payload_size;
+    }
+    bail!("frame {sequence} is no longer at the start of '{name}'")
+}
+
+// ---- Zero-copy requests kept across steps --------------------------------------------------
+
+/// A zero-copy request in progress: the reserved slot owns the client between the acquire,
+/// fill and commit steps, and the allocations each library call makes are counted on the
+/// step's thread. Dropped uncommitted (the scenario ended first), the slot is abandoned and
+/// the client it owns closed, so the end of the scenario finds nothing left behind.
+pub(crate) struct ZeroCopyRequest {
+    pub(crate) slot: OwnedRequestSlot,
+    pub(crate) sequence: u64,
+    pub(crate) len: usize,
+    pub(crate) allocations: Allocations,
+    pub(crate) filled: bool,
+}
+
+/// Allocations `f` makes on this thread (`None` without the counting allocator).
+pub(crate) fn counting<T>(f: impl FnOnce() -> T) -> (T, Option<u64>) {
+    let before = thread_allocations();
+    let value = f();
+    let after = thread_allocations();
+    (value, before.zip(after).map(|(b, a)| a - b))
+}
+
+impl ZeroCopyRequest {
+    /// Reserves the request; a request that cannot be reserved gives the client back.
+    pub(crate) fn start(
+        client: DuplexClient,
+        len: usize,
+    ) -> std::result::Result<ZeroCopyRequest, ClientReturned> {
+        let (slot, allocations) = counting(|| client.into_request_slot(len));
+        let slot = slot?;
+        Ok(ZeroCopyRequest {
+            sequence: slot.sequence(),
+            slot,
+            len,
+            allocations: vec![("acquire", allocations)],
+            filled: false,
+        })
+    }
+
+    pub(crate) fn fill(&mut self) {
+        let ((), allocations) = counting(|| fill_frame_data(&mut self.slot, 0));
+        self.allocations.push(("fill", allocations));
+        self.filled = true;
+    }
+
+    /// Commits; returns the client, the sequence and the allocations of every phase.
+    pub(crate) fn commit(self) -> Result<(DuplexClient, u64, Allocations)> {
+        let ZeroCopyRequest {
+            slot,
+            sequence: reserved,
+            mut allocations,
+            ..
+        } = self;
+        let ((client, sequence), committing) = counting(|| slot.commit());
+        allocations.push(("commit", committing));
+        ensure!(
+            sequence == reserved,
+            "committed as {sequence}, reserved as {reserved}"
+        );
+        Ok((client, sequence, allocations))
+    }
+}
