@@ -1,6 +1,8 @@
 //! Typed captures of step texts.
 
+use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 
@@ -9,4 +11,100 @@ pub(crate) fn num<T: FromStr>(text: &str) -> Result<T> {
     text.trim()
         .parse()
         .map_err(|_| anyhow!("'{text}' is not a valid number"))
+}
+
+/// Why a capture did not parse; its `Debug` is the plain message, because cucumber reports a
+/// failed capture as "`name` can not be parsed to `Type`: {error:?}".
+pub(crate) struct CaptureError(String);
+
+impl fmt::Debug for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for CaptureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CaptureError {}
+
+/// A numeric capture: a count, a size in bytes, a sequence number or a seed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Number<T>(pub T);
+
+impl<T: FromStr> FromStr for Number<T> {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        text.trim()
+            .parse()
+            .map(Number)
+            .map_err(|_| CaptureError(format!("'{text}' is not a valid number")))
+    }
+}
+
+/// A duration captured in milliseconds (`'100' ms`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Millis(pub Duration);
+
+impl FromStr for Millis {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        let Number(ms) = text.parse::<Number<u64>>()?;
+        Ok(Millis(Duration::from_millis(ms)))
+    }
+}
+
+/// A duration captured in seconds, fractions allowed (`'0.5' seconds`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Seconds(pub Duration);
+
+impl FromStr for Seconds {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        let Number(seconds) = text.parse::<Number<f64>>()?;
+        Duration::try_from_secs_f64(seconds)
+            .map(Seconds)
+            .map_err(|_| CaptureError(format!("'{text}' is not a duration in seconds")))
+    }
+}
+
+/// A percentage, with or without its `%` sign (`'5%'`), as a fraction (0.05).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Percent(pub f64);
+
+impl FromStr for Percent {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        let Number(value) = text.trim().trim_end_matches('%').parse::<Number<f64>>()?;
+        Ok(Percent(value / 100.0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn captures_parse_their_units_and_name_bad_text() {
+        assert_eq!("1024".parse::<Number<usize>>().unwrap(), Number(1024));
+        assert_eq!(
+            "250".parse::<Millis>().unwrap(),
+            Millis(Duration::from_millis(250))
+        );
+        assert_eq!(
+            "0.5".parse::<Seconds>().unwrap(),
+            Seconds(Duration::from_millis(500))
+        );
+        assert_eq!("5%".parse::<Percent>().unwrap(), Percent(0.05));
+        let err = "ten".parse::<Number<u64>>().unwrap_err();
+        assert_eq!(format!("{err:?}"), "'ten' is not a valid number");
+        assert!("-1".parse::<Seconds>().is_err());
+    }
 }

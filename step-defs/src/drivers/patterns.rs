@@ -130,14 +130,20 @@ pub(crate) enum Pattern {
     Sequential,
 }
 
-impl Pattern {
-    pub(crate) fn parse(name: &str) -> Result<Pattern> {
+/// A pattern named in a step (`'incremental'`, `'sequential'`).
+impl std::str::FromStr for Pattern {
+    type Err = anyhow::Error;
+
+    fn from_str(name: &str) -> Result<Pattern> {
         match name {
             "incremental" => Ok(Pattern::Incremental),
             "sequential" => Ok(Pattern::Sequential),
             _ => bail!("unknown data pattern '{name}' (known: 'incremental', 'sequential')"),
         }
     }
+}
+
+impl Pattern {
 
     pub(crate) fn fill(self, buf: &mut [u8], sequence: u64) {
         match self {

@@ -12,7 +12,7 @@ use cucumber::{given, then, when};
 use zerobuffer::testdata::{fill_frame_data, frame_data};
 use zerobuffer::{Error, NamedSemaphore, Writer};
 
-use crate::captures::num;
+use crate::captures::{Number, Seconds};
 use crate::drivers::endpoints::{create_buffer, write_with_timeout, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::faults::{
@@ -95,8 +95,12 @@ struct ActiveWrite {
 }
 
 #[when(regex = r"^the '([^']*)' process starts writing large frame '([^']*)' bytes$")]
-fn starts_writing_large_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn starts_writing_large_frame(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let size = size.0;
     let state = world.process(&process);
     // Reserved and filled in place, not yet committed: the write is in progress.
     let pending = PendingWrite::start(state.writer()?, size, fill_frame_data)?;
@@ -152,8 +156,12 @@ fn waits_on_semaphore(world: &mut ZbWorld, process: String) -> Result<()> {
 #[then(
     regex = r"^the '([^']*)' process should detect writer death after timeout '([^']*)' seconds$"
 )]
-fn detects_writer_death_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
-    let limit = Duration::from_secs_f64(num(&seconds)?);
+fn detects_writer_death_after(
+    world: &mut ZbWorld,
+    process: String,
+    seconds: Seconds,
+) -> Result<()> {
+    let limit = seconds.0;
     let state = world.process(&process);
     // A little margin for scheduling on a busy machine.
     let (result, waited): BlockedRead = state

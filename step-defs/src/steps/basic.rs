@@ -10,7 +10,7 @@ use cucumber::{given, then, when};
 use zerobuffer::testdata::{frame_data, is_simple_data, simple_data};
 use zerobuffer::{BufferConfig, Error, Writer};
 
-use crate::captures::num;
+use crate::captures::{num, Number, Seconds};
 use crate::drivers::endpoints::{
     connect_writer, create_buffer, last_frame, read_next, write, write_with_timeout, DEFAULT_CONFIG,
 };
@@ -86,8 +86,8 @@ fn environment_usable() -> Result<()> {
 }
 
 #[then(regex = r"^wait for '(.*)' seconds$")]
-fn wait_seconds(_world: &mut ZbWorld, seconds: String) -> Result<()> {
-    thread::sleep(Duration::from_secs_f64(num(&seconds)?));
+fn wait_seconds(_world: &mut ZbWorld, seconds: Seconds) -> Result<()> {
+    thread::sleep(seconds.0);
     Ok(())
 }
 
@@ -109,10 +109,10 @@ fn creates_buffer(
     world: &mut ZbWorld,
     process: String,
     buffer: String,
-    metadata: String,
-    payload: String,
+    metadata: Number<usize>,
+    payload: Number<usize>,
 ) -> Result<()> {
-    let config = BufferConfig::new(num(&metadata)?, num(&payload)?);
+    let config = BufferConfig::new(metadata.0, payload.0);
     create_buffer(world, &process, &buffer, config)
 }
 
@@ -127,14 +127,9 @@ fn creates_buffer_minimum(
     world: &mut ZbWorld,
     process: String,
     buffer: String,
-    payload: String,
+    payload: Number<usize>,
 ) -> Result<()> {
-    create_buffer(
-        world,
-        &process,
-        &buffer,
-        BufferConfig::new(0, num(&payload)?),
-    )
+    create_buffer(world, &process, &buffer, BufferConfig::new(0, payload.0))
 }
 
 #[given(regex = r"^the '(.*)' process connects to buffer '(.*)'$")]
@@ -166,8 +161,8 @@ fn connection_fails_writer_exists(world: &mut ZbWorld) -> Result<()> {
 // ---- C. Writing ----------------------------------------------------------------------------
 
 #[when(regex = r"^the '(.*)' process writes metadata with size '(.*)'$")]
-fn writes_metadata(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = simple_data(num(&size)?);
+fn writes_metadata(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let data = simple_data(size.0);
     world
         .process(&process)
         .with_writer(|w| w.set_metadata(&data))?
@@ -178,25 +173,21 @@ fn writes_metadata(world: &mut ZbWorld, process: String, size: String) -> Result
 fn writes_sized_seeded_frame(
     world: &mut ZbWorld,
     process: String,
-    size: String,
-    seed: String,
+    size: Number<usize>,
+    seed: Number<u64>,
 ) -> Result<()> {
-    write(
-        world.process(&process),
-        &frame_data(num(&size)?, num(&seed)?),
-    )
-    .map(drop)
+    write(world.process(&process), &frame_data(size.0, seed.0)).map(drop)
 }
 
 #[given(regex = r"^the '(.*)' process writes frame with sequence '(.*)'$")]
 #[when(regex = r"^the '(.*)' process writes frame with sequence '(.*)'$")]
-fn writes_seeded_frame(world: &mut ZbWorld, process: String, seed: String) -> Result<()> {
-    write(world.process(&process), &frame_data(1024, num(&seed)?)).map(drop)
+fn writes_seeded_frame(world: &mut ZbWorld, process: String, seed: Number<u64>) -> Result<()> {
+    write(world.process(&process), &frame_data(1024, seed.0)).map(drop)
 }
 
 #[when(regex = r"^the '(.*)' process writes frame with size '([^']*)'$")]
-fn writes_simple_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    write(world.process(&process), &simple_data(num(&size)?)).map(drop)
+fn writes_simple_frame(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    write(world.process(&process), &simple_data(size.0)).map(drop)
 }
 
 #[given(regex = r"^the '(.*)' process writes frame with data '(.*)'$")]
@@ -244,8 +235,8 @@ struct ZeroCopy {
 }
 
 #[when(regex = r"^the '(.*)' process requests zero-copy frame of size '(.*)'$")]
-fn requests_zero_copy(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn requests_zero_copy(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     ensure!(size > 0, "a zero-copy frame needs at least one byte");
     let state = world.process(&process);
     state.writer()?;
@@ -289,10 +280,10 @@ fn commits_zero_copy(world: &mut ZbWorld, process: String) -> Result<()> {
 fn reads_frame_with_sequence_and_size(
     world: &mut ZbWorld,
     process: String,
-    sequence: String,
-    size: String,
+    sequence: Number<u64>,
+    size: Number<usize>,
 ) -> Result<()> {
-    let (sequence, size): (u64, usize) = (num(&sequence)?, num(&size)?);
+    let (sequence, size) = (sequence.0, size.0);
     let frame = read_next(world.process(&process), READ_TIMEOUT)?;
     ensure!(
         frame.sequence == sequence,
@@ -327,8 +318,12 @@ fn signals_space_available(world: &mut ZbWorld, process: String) -> Result<()> {
 
 #[then(regex = r"^the '(.*)' process should read frame with sequence '(.*)';$")]
 #[then(regex = r"^the '([^']*)' process should read frame with sequence '([^']*)'$")]
-fn reads_frame_with_sequence(world: &mut ZbWorld, process: String, sequence: String) -> Result<()> {
-    let sequence: u64 = num(&sequence)?;
+fn reads_frame_with_sequence(
+    world: &mut ZbWorld,
+    process: String,
+    sequence: Number<u64>,
+) -> Result<()> {
+    let sequence = sequence.0;
     let state = world.process(&process);
     let frame = read_next(state, READ_TIMEOUT)?;
     ensure!(
@@ -354,8 +349,8 @@ fn reads_one_frame(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[then(regex = r"^the '(.*)' process should read frame with size '(.*)'$")]
-fn reads_frame_with_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn reads_frame_with_size(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     let frame = read_next(world.process(&process), READ_TIMEOUT)?;
     ensure!(
         frame.data.len() == size,
@@ -375,10 +370,10 @@ fn frame_matches_test_pattern(world: &mut ZbWorld, process: String) -> Result<()
 fn reads_frames_with_sizes(
     world: &mut ZbWorld,
     process: String,
-    count: String,
+    count: Number<usize>,
     sizes: String,
 ) -> Result<()> {
-    let count: usize = num(&count)?;
+    let count = count.0;
     let sizes = sizes
         .split(',')
         .map(num::<usize>)

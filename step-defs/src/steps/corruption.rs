@@ -17,7 +17,7 @@ use zerobuffer::layout::{oieb as field, FrameHeader, OIEB_SIZE};
 use zerobuffer::testdata::fill_frame_data;
 use zerobuffer::{is_process_alive, Error, OiebSnapshot};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::write_seeded;
 use crate::drivers::pending::PendingWrite;
@@ -77,8 +77,8 @@ fn connection_fails_invalid_oieb(world: &mut ZbWorld) -> Result<()> {
 // ---- 5.2 / 6.1 Corrupted frame header and reading attempts ------------------------------------
 
 #[when(regex = r"^the test corrupts frame header '([^']*)' to '([^']*)'$")]
-fn corrupts_frame_header(world: &mut ZbWorld, name: String, value: String) -> Result<()> {
-    let value: u64 = num(&value)?;
+fn corrupts_frame_header(world: &mut ZbWorld, name: String, value: Number<u64>) -> Result<()> {
+    let value = value.0;
     let set: fn(&mut FrameHeader, u64) = match name.as_str() {
         "payload_size" | "size" => |h, v| h.payload_size = v,
         "sequence" | "sequence_number" => |h, v| h.sequence = v,
@@ -171,8 +171,12 @@ pub(crate) fn start_large_write(state: &mut ProcessState, size: usize) -> Result
 }
 
 #[when(regex = r"^the '([^']*)' process starts writing large frame of '([^']*)' bytes$")]
-fn starts_writing_large_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    start_large_write(world.process(&process), num(&size)?)
+fn starts_writing_large_frame(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    start_large_write(world.process(&process), size.0)
 }
 
 #[when(regex = r"^the '([^']*)' process completes write operation$")]

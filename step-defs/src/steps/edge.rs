@@ -17,7 +17,7 @@ use zerobuffer::testdata::{first_frame_data_mismatch, simple_data};
 use zerobuffer::{Error, Reader, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::spawn_seeded_stream;
@@ -108,8 +108,8 @@ fn verify_last_write(state: &mut ProcessState) -> Result<()> {
 // ---- 4.2 Semaphore signal coalescing -----------------------------------------------------------
 
 #[when(regex = r"^the '(.*)' process writes '(.*)' frames rapidly without reader consuming$")]
-fn writes_frames_rapidly(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn writes_frames_rapidly(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     for i in 0..count {
         write(state, format!("rapid_frame_{i}").as_bytes())?;
@@ -265,8 +265,8 @@ fn writes_single_byte(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '(.*)' process attempts to write '(.*)' byte frame$")]
-fn attempts_sized_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = simple_data(num(&size)?);
+fn attempts_sized_frame(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let data = simple_data(size.0);
     let state = world.process(&process);
     state.last_error = state.with_writer(|w| w.write_frame(&data))?.err();
     Ok(())
@@ -298,10 +298,10 @@ struct Drain {
 fn writes_frames_rapidly_sized(
     world: &mut ZbWorld,
     process: String,
-    count: String,
-    size: String,
+    count: Number<u64>,
+    size: Number<usize>,
 ) -> Result<()> {
-    let (count, size): (u64, usize) = (num(&count)?, num(&size)?);
+    let (count, size) = (count.0, size.0);
     spawn_seeded_stream(world.process(&process), RAPID_WRITER, count, size)
 }
 

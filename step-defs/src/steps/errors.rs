@@ -9,7 +9,7 @@ use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, is_simple_data, simple_data};
 use zerobuffer::Error;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::{read_next, write};
 use crate::world::ZbWorld;
 
@@ -31,8 +31,12 @@ struct MetadataAttempt {
 }
 
 #[when(regex = r"^the '(.*)' process attempts to write metadata again with size '(.*)'$")]
-fn attempts_metadata_again(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = frame_data(num(&size)?, SECOND_METADATA_SEED);
+fn attempts_metadata_again(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let data = frame_data(size.0, SECOND_METADATA_SEED);
     let state = world.process(&process);
     state.last_error = state.with_writer(|w| w.set_metadata(&data))?.err();
     Ok(())
@@ -73,8 +77,8 @@ fn original_metadata_unchanged(world: &mut ZbWorld, process: String) -> Result<(
 }
 
 #[when(regex = r"^the '(.*)' process attempts to write metadata with size '(.*)'$")]
-fn attempts_metadata(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = simple_data(num(&size)?);
+fn attempts_metadata(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let data = simple_data(size.0);
     let state = world.process(&process);
     let (before, result) = state.with_writer(|w| {
         let before = w.oieb_snapshot().metadata_written_bytes;

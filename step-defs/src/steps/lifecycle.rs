@@ -14,7 +14,7 @@ use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, simple_data};
 use zerobuffer::{BufferConfig, Error, ObjectPaths, Reader};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::{connect_writer, write_with_timeout};
 use crate::drivers::explain::Explain as _;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
@@ -200,10 +200,10 @@ fn new_reader_creates_buffer(
     world: &mut ZbWorld,
     _role: String,
     buffer: String,
-    metadata: String,
-    payload: String,
+    metadata: Number<usize>,
+    payload: Number<usize>,
 ) -> Result<()> {
-    let config = BufferConfig::new(num(&metadata)?, num(&payload)?);
+    let config = BufferConfig::new(metadata.0, payload.0);
     let name = world.buffer_name(&buffer);
     // Harmony sends "a new 'x' process ..." to the process named last (steps.md §0.2).
     let state = world.current()?;

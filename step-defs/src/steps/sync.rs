@@ -8,7 +8,7 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::Error;
 
-use crate::captures::num;
+use crate::captures::{Millis, Number};
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::{check_consecutive, check_seeded, read_stream, write_seeded};
@@ -18,8 +18,8 @@ use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 // ---- 6.1 Sequence gap -------------------------------------------------------------------------
 
 #[when(regex = r"^the test corrupts next frame sequence to '([^']*)'$")]
-fn corrupts_next_sequence(world: &mut ZbWorld, sequence: String) -> Result<()> {
-    let sequence: u64 = num(&sequence)?;
+fn corrupts_next_sequence(world: &mut ZbWorld, sequence: Number<u64>) -> Result<()> {
+    let sequence = sequence.0;
     corrupt_next_header(world.current()?, |h| h.sequence = sequence).map(drop)
 }
 
@@ -34,8 +34,12 @@ fn read_fails_with_sequence_error(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[then(regex = r"^the error should show expected '([^']*)' got '([^']*)'$")]
-fn error_shows_sequences(world: &mut ZbWorld, expected: String, got: String) -> Result<()> {
-    let (want_expected, want_got): (u64, u64) = (num(&expected)?, num(&got)?);
+fn error_shows_sequences(
+    world: &mut ZbWorld,
+    expected: Number<u64>,
+    got: Number<u64>,
+) -> Result<()> {
+    let (want_expected, want_got) = (expected.0, got.0);
     let err = world.current()?.take_error("a sequence error")?;
     let Error::Sequence { expected, got } = err else {
         bail!("expected a sequence error, got: {err}");
@@ -67,9 +71,9 @@ fn error_shows_sequences(world: &mut ZbWorld, expected: String, got: String) -> 
 struct Burst(Option<usize>);
 
 #[when(regex = r"^the '([^']*)' process waits '([^']*)' second before reading$")]
-fn waits_before_reading(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
+fn waits_before_reading(world: &mut ZbWorld, process: String, seconds: Number<f64>) -> Result<()> {
     world.process(&process).reader()?;
-    let seconds: f64 = num(&seconds)?;
+    let seconds = seconds.0;
     ensure!(
         (0.0..=60.0).contains(&seconds),
         "a wait of {seconds} s is out of range"
@@ -79,8 +83,8 @@ fn waits_before_reading(world: &mut ZbWorld, process: String, seconds: String) -
 }
 
 #[when(regex = r"^the '([^']*)' process reads all '([^']*)' frames$")]
-fn reads_all_frames(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn reads_all_frames(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     state.received.clear();
     for i in 1..=count {
@@ -171,8 +175,8 @@ fn writes_continuously(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process reads one frame every '([^']*)' ms$")]
-fn reads_one_frame_every(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&delay)?);
+fn reads_one_frame_every(world: &mut ZbWorld, process: String, delay: Millis) -> Result<()> {
+    let delay = delay.0;
     let state = world.process(&process);
     state.received.clear();
     // Until the writer has left and everything is read; bounded in any case.

@@ -1,12 +1,10 @@
 //! Streaming (1.6, 1.7, reused by 4.9 and 6.x): a background writer pushing more frames than
 //! the ring holds against a reader that may lag.
 
-use std::time::Duration;
-
 use anyhow::{ensure, Result};
 use cucumber::{then, when};
 
-use crate::captures::num;
+use crate::captures::{Millis, Number};
 use crate::drivers::patterns::{check_consecutive, check_seeded, read_stream, spawn_seeded_stream};
 use crate::world::ZbWorld;
 
@@ -20,16 +18,16 @@ struct Stream {
 fn writes_frames_fast(
     world: &mut ZbWorld,
     process: String,
-    count: String,
-    size: String,
+    count: Number<u64>,
+    size: Number<usize>,
 ) -> Result<()> {
-    let (count, size): (u64, usize) = (num(&count)?, num(&size)?);
+    let (count, size) = (count.0, size.0);
     spawn_seeded_stream(world.process(&process), "fast-writer", count, size)
 }
 
 #[when(regex = r"^the '(.*)' process reads frames with '(.*)' ms delay between each read$")]
-fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&delay)?);
+fn reads_with_delay(world: &mut ZbWorld, process: String, delay: Millis) -> Result<()> {
+    let delay = delay.0;
     let state = world.process(&process);
     if let Some(e) = read_stream(state, delay)? {
         state
@@ -41,8 +39,8 @@ fn reads_with_delay(world: &mut ZbWorld, process: String, delay: String) -> Resu
 }
 
 #[then(regex = r"^the '(.*)' process should have read '(.*)' frames$")]
-fn has_read_frames(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn has_read_frames(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let read = world.process(&process).received.len();
     ensure!(read == count, "read {read} frames, expected {count}");
     Ok(())
@@ -51,9 +49,9 @@ fn has_read_frames(world: &mut ZbWorld, process: String, count: String) -> Resul
 #[then(
     regex = r"^the '(.*)' process should verify all frames have sequential sequence numbers starting from '(.*)'$"
 )]
-fn sequential_from(world: &mut ZbWorld, process: String, first: String) -> Result<()> {
+fn sequential_from(world: &mut ZbWorld, process: String, first: Number<u64>) -> Result<()> {
     let state = world.process(&process);
-    check_consecutive(&state.received, num(&first)?)?;
+    check_consecutive(&state.received, first.0)?;
     for frame in &state.received {
         check_seeded(frame, frame.sequence)?;
     }

@@ -11,7 +11,7 @@ use rustix::time::ClockId;
 use zerobuffer::testdata::frame_data;
 use zerobuffer::{BufferConfig, Writer};
 
-use crate::captures::num;
+use crate::captures::Seconds;
 use crate::drivers::endpoints::create_buffer;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::measure::{check_cpu, check_fits, cpu_share, parse_size, spawn_bench};
@@ -85,16 +85,13 @@ struct ThroughputRun {
 }
 
 #[then(regex = r"^measure throughput for '([^']*)' seconds with frame sizes:$")]
-fn measure_throughput(world: &mut ZbWorld, step: &Step, seconds: String) -> Result<()> {
+fn measure_throughput(world: &mut ZbWorld, step: &Step, seconds: Seconds) -> Result<()> {
     let table = data_table(world, step, BUILT_IN)?;
     let (size, metric) = (table.column("size")?, table.column("metric")?);
     let rows = table.map_rows(|r| Ok((parse_size(&r[size])?, parse_metrics(&r[metric])?)))?;
     ensure!(!rows.is_empty(), "the table lists no frame size");
     check_fits(world, &rows.iter().map(|r| r.0).collect::<Vec<_>>())?;
-    let per_size = scale::duration(
-        Duration::from_secs_f64(num(&seconds)?),
-        Duration::from_millis(250),
-    )?;
+    let per_size = scale::duration(seconds.0, Duration::from_millis(250))?;
     spawn_bench(world, JOB, Duration::ZERO, move |writer| {
         let ring = writer.payload_size() as usize;
         let mut results = Vec::new();

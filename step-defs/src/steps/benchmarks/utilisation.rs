@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::captures::num;
+use crate::captures::Percent;
 use crate::drivers::drain::scenario_buffer;
 use crate::drivers::endpoints::connect_writer_named;
 use crate::drivers::explain::Explain as _;
@@ -131,8 +131,8 @@ fn utilisation(state: &mut ProcessState) -> Result<&mut Utilisation> {
 }
 
 #[then(regex = r"^verify degradation detection at '([^']*)'$")]
-fn verify_degradation(world: &mut ZbWorld, threshold: String) -> Result<()> {
-    let threshold: f64 = num::<f64>(threshold.trim().trim_end_matches('%'))? / 100.0;
+fn verify_degradation(world: &mut ZbWorld, threshold: Percent) -> Result<()> {
+    let threshold = threshold.0;
     ensure!(
         threshold > 0.0 && threshold < 1.0,
         "a threshold must lie between 0% and 100%"

@@ -9,7 +9,7 @@ use cucumber::{then, when};
 use zerobuffer::layout::{FrameHeader, FRAME_HEADER_SIZE};
 use zerobuffer::{Error, OiebSnapshot};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::{write_pattern, Pattern};
@@ -49,9 +49,8 @@ impl WrapWrite {
 }
 
 #[when(regex = r"^writes frame that leaves '([^']*)' bytes at end with '([^']*)' pattern$")]
-fn writes_frame_leaving(world: &mut ZbWorld, tail: String, pattern: String) -> Result<()> {
-    let tail: u64 = num(&tail)?;
-    let pattern = Pattern::parse(&pattern)?;
+fn writes_frame_leaving(world: &mut ZbWorld, tail: Number<u64>, pattern: Pattern) -> Result<()> {
+    let tail = tail.0;
     let after = world.current()?.with_writer(|w| -> Result<OiebSnapshot> {
         let before = w.oieb_snapshot();
         let (size, pos) = (before.payload_size, before.payload_write_pos);
@@ -76,9 +75,12 @@ fn writes_frame_leaving(world: &mut ZbWorld, tail: String, pattern: String) -> R
 /// 5.5 that space exists only once the reader releases the first frame. The write therefore
 /// runs in the background (like 4.8's blocked write) and is joined by the next writer check.
 #[when(regex = r"^attempts to write '([^']*)' byte frame with '([^']*)' pattern$")]
-fn attempts_wrapping_write(world: &mut ZbWorld, size: String, pattern: String) -> Result<()> {
-    let len: usize = num(&size)?;
-    let pattern = Pattern::parse(&pattern)?;
+fn attempts_wrapping_write(
+    world: &mut ZbWorld,
+    size: Number<usize>,
+    pattern: Pattern,
+) -> Result<()> {
+    let len: usize = size.0;
     let state = world.current()?;
     let before = state.with_writer(|w| w.oieb_snapshot())?;
     *state.scratch::<WrapWrite>() = WrapWrite {
@@ -265,9 +267,12 @@ fn jumped_to_buffer_start(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[then(regex = r"^should read '([^']*)' byte frame successfully with '([^']*)' pattern$")]
-fn read_frame_with_pattern(world: &mut ZbWorld, size: String, pattern: String) -> Result<()> {
-    let size: usize = num(&size)?;
-    let pattern = Pattern::parse(&pattern)?;
+fn read_frame_with_pattern(
+    world: &mut ZbWorld,
+    size: Number<usize>,
+    pattern: Pattern,
+) -> Result<()> {
+    let size = size.0;
     let (_, _, frame) = read_trace(world.current()?)?;
     ensure!(
         frame.data.len() == size,

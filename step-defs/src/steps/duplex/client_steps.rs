@@ -10,7 +10,7 @@ use zerobuffer::duplex::ClientReturned;
 use zerobuffer::testdata::{is_simple_data, simple_data};
 use zerobuffer::Error;
 
-use crate::captures::num;
+use crate::captures::{Millis, Number, Seconds};
 use crate::drivers::duplex::{
     client, connect_client, receive, request_for, scratch, send, send_numbered,
     timestamped_request, ZeroCopyRequest, NO_EXTRA_WAIT, ORDERED_RESPONSE_TIMEOUT,
@@ -34,14 +34,18 @@ fn creates_client(world: &mut ZbWorld, process: String, channel: String) -> Resu
 }
 
 #[when(regex = r"^the '(.*)' process sends request with size '(.*)'$")]
-fn sends_request_with_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = timestamped_request(num(&size)?)?;
+fn sends_request_with_size(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let data = timestamped_request(size.0)?;
     send(world.process(&process), data).map(drop)
 }
 
 #[then(regex = r"^response should match request with size '(.*)'$")]
-fn response_matches_request(world: &mut ZbWorld, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn response_matches_request(world: &mut ZbWorld, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     let state = world.current()?;
     let response = receive(state, READ_TIMEOUT)?;
     ensure!(
@@ -67,8 +71,8 @@ fn sends_requests(world: &mut ZbWorld, process: String, count: String) -> Result
 }
 
 #[then(regex = r"^the '(.*)' process receives '(.*)' responses in order$")]
-fn receives_in_order(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn receives_in_order(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     let first = scratch(state).responses.len();
     for _ in 0..count {
@@ -136,8 +140,8 @@ fn none_lost_or_duplicated(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[then(regex = r"^the '(.*)' process receives exactly '(.*)' responses$")]
-fn receives_exactly(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn receives_exactly(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     while scratch(state).responses.len() < count {
         receive(state, READ_TIMEOUT)?;
@@ -159,8 +163,8 @@ fn receives_exactly(world: &mut ZbWorld, process: String, count: String) -> Resu
 }
 
 #[then(regex = r"^all '(.*)' responses match their requests$")]
-fn all_responses_match(world: &mut ZbWorld, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn all_responses_match(world: &mut ZbWorld, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let scratch = scratch(world.current()?);
     ensure!(
         scratch.responses.len() == count && scratch.sent.len() == count,
@@ -193,8 +197,8 @@ fn measures_total_time(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[then(regex = r"^total time should be at least '(.*)' ms$")]
-fn total_time_at_least(world: &mut ZbWorld, ms: String) -> Result<()> {
-    let minimum = Duration::from_millis(num(&ms)?);
+fn total_time_at_least(world: &mut ZbWorld, ms: Millis) -> Result<()> {
+    let minimum = ms.0;
     let measured = scratch(world.current()?)
         .measured
         .ok_or_else(|| anyhow!("no response time was measured"))?;
@@ -218,13 +222,13 @@ fn responses_in_order(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process sends request of '([^']*)' bytes$")]
-fn sends_request_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    send(world.process(&process), simple_data(num(&size)?)).map(drop)
+fn sends_request_of(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    send(world.process(&process), simple_data(size.0)).map(drop)
 }
 
 #[when(regex = r"^the '([^']*)' process waits for response with timeout '([^']*)' seconds$")]
-fn waits_for_response(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
-    let timeout = Duration::from_secs_f64(num(&seconds)?);
+fn waits_for_response(world: &mut ZbWorld, process: String, seconds: Seconds) -> Result<()> {
+    let timeout = seconds.0;
     let state = world.process(&process);
     let client = client(state)?;
     state.last_error = None;
@@ -268,8 +272,12 @@ fn appropriate_exception(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process acquires zero-copy request buffer of size '([^']*)'$")]
-fn acquires_request_buffer(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let len: usize = num(&size)?;
+fn acquires_request_buffer(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let len: usize = size.0;
     let state = world.process(&process);
     ensure!(
         scratch(state).zero_copy.is_none(),
@@ -374,8 +382,8 @@ fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process simulates crash after '([^']*)' second$")]
-fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
-    let delay = Duration::from_secs_f64(num(&seconds)?);
+fn simulates_crash_after(world: &mut ZbWorld, process: String, seconds: Seconds) -> Result<()> {
+    let delay = seconds.0;
     let dead_pid = zerobuffer_test_support::dead_pid()?;
     let state = world.process(&process);
     // The client leaves this process's hands now: from here on only the timer touches it.

@@ -8,7 +8,7 @@ use cucumber::{then, when};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{Error, ProcessingMode};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::duplex::{
     client, connect_client, create_server, ensure_removed, receive, scratch, server, server_log,
     DEFAULT_CHANNEL, PENDING_TIMEOUT,
@@ -17,8 +17,8 @@ use crate::drivers::explain::Explain as _;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[then(regex = r"^the '([^']*)' process disposes server while '([^']*)' responses pending$")]
-fn disposes_server(world: &mut ZbWorld, process: String, pending: String) -> Result<()> {
-    let expected: u64 = num(&pending)?;
+fn disposes_server(world: &mut ZbWorld, process: String, pending: Number<u64>) -> Result<()> {
+    let expected = pending.0;
     let state = world.process(&process);
     let mut server = state
         .duplex_server
@@ -94,8 +94,8 @@ fn new_server_reuses_name(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process receives '([^']*)' responses$")]
-fn receives_responses(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn receives_responses(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     for _ in 0..count {
         receive(state, READ_TIMEOUT)?;

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::duplex::response_buffer_name;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::duplex::{
     client, receive, scratch, server, server_log, BLOCK_PROOF, HANDLER_WAIT,
 };
@@ -16,8 +16,8 @@ use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[then(regex = r"^the '([^']*)' process attempts to send response of '([^']*)' bytes$")]
-fn attempts_response_of(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let len: usize = num(&size)?;
+fn attempts_response_of(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let len: usize = size.0;
     let log = server_log(world.process(&process));
     log.wait_for(HANDLER_WAIT, |s| {
         s.attempts.iter().any(|a| a.len == len).then_some(())

@@ -7,7 +7,7 @@ use cucumber::{given, then};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::{BufferConfig, Error, ProcessingMode};
 
-use crate::captures::num;
+use crate::captures::{Millis, Number, Seconds};
 use crate::drivers::duplex::{
     connect_client, create_server, scratch, server, server_log, start_handler, Behaviour,
     DEFAULT_CHANNEL, HANDLER_WAIT,
@@ -25,10 +25,10 @@ fn creates_channel(
     world: &mut ZbWorld,
     process: String,
     channel: String,
-    metadata: String,
-    payload: String,
+    metadata: Number<usize>,
+    payload: Number<usize>,
 ) -> Result<()> {
-    let config = BufferConfig::new(num(&metadata)?, num(&payload)?);
+    let config = BufferConfig::new(metadata.0, payload.0);
     create_server(world, &process, &channel, config)
 }
 
@@ -65,14 +65,14 @@ fn starts_echo(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[given(regex = r"^the '(.*)' process starts handler with '(.*)' ms processing time$")]
-fn starts_delay_ms(world: &mut ZbWorld, process: String, ms: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&ms)?);
+fn starts_delay_ms(world: &mut ZbWorld, process: String, ms: Millis) -> Result<()> {
+    let delay = ms.0;
     start_handler(world, &process, Behaviour::Delay(delay))
 }
 
 #[given(regex = r"^the '([^']*)' process starts handler with '([^']*)' second processing delay$")]
-fn starts_delay_seconds(world: &mut ZbWorld, process: String, seconds: String) -> Result<()> {
-    let delay = Duration::from_secs_f64(num(&seconds)?);
+fn starts_delay_seconds(world: &mut ZbWorld, process: String, seconds: Seconds) -> Result<()> {
+    let delay = seconds.0;
     start_handler(world, &process, Behaviour::Delay(delay))
 }
 
@@ -82,8 +82,8 @@ fn starts_doubling(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[given(regex = r"^the '([^']*)' process starts handler that crashes after '([^']*)' ms$")]
-fn starts_crashing(world: &mut ZbWorld, process: String, ms: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&ms)?);
+fn starts_crashing(world: &mut ZbWorld, process: String, ms: Millis) -> Result<()> {
+    let delay = ms.0;
     // In-process the handler cannot kill the process: it makes the server abandon both of
     // its endpoints with a dead PID, which is what a killed server leaves behind.
     let dead_pid = zerobuffer_test_support::dead_pid()?;
@@ -130,8 +130,8 @@ fn simulates_crash_during_processing(world: &mut ZbWorld, process: String) -> Re
 }
 
 #[then(regex = r"^the '([^']*)' process completes processing after '([^']*)' seconds$")]
-fn completes_processing_after(world: &mut ZbWorld, process: String, secs: String) -> Result<()> {
-    let delay = Duration::from_secs_f64(num(&secs)?);
+fn completes_processing_after(world: &mut ZbWorld, process: String, secs: Seconds) -> Result<()> {
+    let delay = secs.0;
     let log = server_log(world.process(&process));
     // The handler has finished processing when it starts writing the response.
     let processing = log

@@ -6,7 +6,7 @@ use cucumber::{given, then, when};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::simple_data;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::duplex::{
     client, frame_in_ring, last_response, receive, request_for, scratch, send, start_handler,
     Behaviour,
@@ -30,8 +30,8 @@ fn starts_xor(world: &mut ZbWorld, process: String, key: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '(.*)' process sends '(.*)' byte frame with test pattern$")]
-fn sends_pattern_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    send(world.process(&process), simple_data(num(&size)?)).map(drop)
+fn sends_pattern_frame(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    send(world.process(&process), simple_data(size.0)).map(drop)
 }
 
 #[then(regex = r"^response should contain XOR transformed data$")]

@@ -10,7 +10,7 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::{Error, Writer};
 
-use crate::captures::num;
+use crate::captures::{Millis, Number};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
 use crate::drivers::poll::{poll_until, WAIT_SLICE};
@@ -128,8 +128,8 @@ fn writes_continuously(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '(.*)' process reads with '(.*)' ms delay per frame$")]
-fn reads_with_delay_per_frame(world: &mut ZbWorld, process: String, delay: String) -> Result<()> {
-    let delay = Duration::from_millis(num(&delay)?);
+fn reads_with_delay_per_frame(world: &mut ZbWorld, process: String, delay: Millis) -> Result<()> {
+    let delay = delay.0;
     let state = world.process(&process);
     let reader = state.reader()?;
     let progress = Arc::new(SlowProgress {
@@ -167,8 +167,8 @@ fn reads_with_delay_per_frame(world: &mut ZbWorld, process: String, delay: Strin
 }
 
 #[when(regex = r"^the '(.*)' process the test runs for '(.*)' frames$")]
-fn test_runs_for(world: &mut ZbWorld, process: String, count: String) -> Result<()> {
-    let count: usize = num(&count)?;
+fn test_runs_for(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
+    let count = count.0;
     let state = world.process(&process);
     let (progress, delay) = flow(state)
         .slow

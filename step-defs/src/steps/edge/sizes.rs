@@ -8,7 +8,7 @@ use cucumber::{then, when};
 use zerobuffer::testdata::simple_data;
 use zerobuffer::Error;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::access;
 use crate::drivers::endpoints::{last_frame, oieb, read_next, write, write_with_timeout};
 use crate::drivers::explain::Explain as _;
@@ -17,8 +17,8 @@ use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 #[when(regex = r"^the '([^']*)' process writes frame with exact size '([^']*)'$")]
-fn writes_exact_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn writes_exact_size(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     let state = world.process(&process);
     let p = state.with_writer(|w| w.payload_size())?;
     ensure!(
@@ -56,8 +56,8 @@ fn reads_frame(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[then(regex = r"^the frame should have size '([^']*)'$")]
-fn frame_has_size(world: &mut ZbWorld, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn frame_has_size(world: &mut ZbWorld, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     let state = world.current()?;
     let frame = last_frame(state)?;
     ensure!(
@@ -77,8 +77,12 @@ fn able_to_write_again(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[when(regex = r"^the '([^']*)' process attempts to write frame with size '([^']*)'$")]
-fn attempts_frame_with_size(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let data = simple_data(num(&size)?);
+fn attempts_frame_with_size(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let data = simple_data(size.0);
     let state = world.process(&process);
     state.last_error = state.with_writer(|w| w.write_frame(&data))?.err();
     Ok(())
@@ -97,10 +101,10 @@ fn fails_with_zero_size(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 #[then(regex = r"^frame overhead should be '([^']*)' bytes$")]
-fn frame_overhead(world: &mut ZbWorld, expected: String) -> Result<()> {
+fn frame_overhead(world: &mut ZbWorld, expected: Number<u64>) -> Result<()> {
     // Judged on the last frame the process handled, as whichever role the step reaches: the
     // free bytes a write took, or those a read gave back at its release, minus the data bytes.
-    let expected: u64 = num(&expected)?;
+    let expected = expected.0;
     let state = world.current()?;
     let access = access::last(state)?;
     let bytes = access.footprint()?;

@@ -21,7 +21,7 @@ use zerobuffer::testdata::{frame_data, simple_data};
 use zerobuffer::{Error, NamedSemaphore, OiebSnapshot, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::captures::num;
+use crate::captures::{num, Number};
 use crate::drivers::endpoints::{oieb, with_cause, write, write_with_timeout};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
@@ -158,8 +158,8 @@ fn writes_large_frame(world: &mut ZbWorld, process: String, share: String) -> Re
 }
 
 #[when(regex = r"^the '(.*)' process writes small frame of '(.*)' byte$")]
-fn writes_small_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn writes_small_frame(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let size = size.0;
     ensure!(size > 0, "a small frame needs at least one byte");
     let mut data = simple_data(size);
     data[0] = 0xFF;

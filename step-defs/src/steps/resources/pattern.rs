@@ -5,7 +5,7 @@ use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::is_simple_data;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::access::explain_write;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::roles::broadcast_subject;
@@ -25,8 +25,12 @@ struct PatternCheck {
 #[when(
     regex = r"^the '([^']*)' process writes frame with size '([^']*)' using incrementing pattern$"
 )]
-fn writes_incrementing_frame(world: &mut ZbWorld, process: String, size: String) -> Result<()> {
-    let size: usize = num(&size)?;
+fn writes_incrementing_frame(
+    world: &mut ZbWorld,
+    process: String,
+    size: Number<usize>,
+) -> Result<()> {
+    let size = size.0;
     let (before, result) = world.process(&process).with_writer(|w| {
         let before = w.oieb_snapshot();
         // Filled in place: byte i = i % 256 (steps.md §4.1, the unseeded pattern).

@@ -7,7 +7,7 @@ use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::{BufferConfig, Reader};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::round_trip;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
@@ -50,8 +50,8 @@ impl CycleReport {
 }
 
 #[given(regex = r"^perform '([^']*)' iterations of:$")]
-fn perform_iterations(world: &mut ZbWorld, count: String) -> Result<()> {
-    let count = scale::count(num(&count)?, MIN_CYCLES)?;
+fn perform_iterations(world: &mut ZbWorld, count: Number<u64>) -> Result<()> {
+    let count = scale::count(count.0, MIN_CYCLES)?;
     ensure!(count > 0, "at least one iteration is needed");
     test_subject(world)?.scratch::<Cycles>().requested = Some(count);
     Ok(())

@@ -9,7 +9,7 @@ use zerobuffer::testdata::fill_frame_data;
 use zerobuffer::{OiebSnapshot, Writer};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::drain::DrainRequest;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
@@ -57,8 +57,8 @@ struct LongRun {
 const LONG_RUN_JOB: &str = "continuous-write-read";
 
 #[when(regex = r"^the test runs continuous write-read for '([^']*)' hours$")]
-fn runs_continuous_write_read(world: &mut ZbWorld, hours: String) -> Result<()> {
-    let hours: f64 = num(&hours)?;
+fn runs_continuous_write_read(world: &mut ZbWorld, hours: Number<f64>) -> Result<()> {
+    let hours = hours.0;
     ensure!(hours > 0.0, "the run needs a positive number of hours");
     let run_for = long_run_duration(Duration::from_secs_f64(hours * 3600.0))?;
     let state = world.current()?;

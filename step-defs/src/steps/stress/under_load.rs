@@ -8,7 +8,7 @@ use anyhow::{ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
 
-use crate::captures::num;
+use crate::captures::Number;
 use crate::drivers::endpoints::{round_trip, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
@@ -90,8 +90,8 @@ fn spawn_connecting_writer(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[when(regex = r"^the test creates and destroys buffer '([^']*)' times$")]
-fn creates_and_destroys_times(world: &mut ZbWorld, count: String) -> Result<()> {
-    let cycles = scale::count(num(&count)?, MIN_CYCLES)?;
+fn creates_and_destroys_times(world: &mut ZbWorld, count: Number<u64>) -> Result<()> {
+    let cycles = scale::count(count.0, MIN_CYCLES)?;
     let default_name = world.buffer_name(LOAD_BUFFER);
     let state = test_subject(world)?;
     let name = state
