@@ -144,7 +144,6 @@ impl std::str::FromStr for Pattern {
 }
 
 impl Pattern {
-
     pub(crate) fn fill(self, buf: &mut [u8], sequence: u64) {
         match self {
             Pattern::Incremental => {

@@ -10,7 +10,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, ensure, Result};
@@ -220,21 +219,19 @@ fn waiting_frame(state: &mut ProcessState) -> Result<Waiting> {
         .waiting
         .clone()
         .context("no background write was started")?;
-    let deadline = Instant::now() + SETTLE;
-    loop {
+    let reached = poll_until(SETTLE, Duration::from_millis(10), || {
         if let Some(w) = *shared.lock() {
-            return Ok(w);
+            return Ok(Some(w));
         }
         if bg_finished(state)? {
             let outcome = join_bg_write(state)?;
             bail!("the background write ended ({outcome:?}) without a frame waiting for space");
         }
-        ensure!(
-            Instant::now() < deadline,
-            "the background write did not reach its last frame within {SETTLE:?}"
-        );
-        thread::sleep(Duration::from_millis(10));
-    }
+        Ok(None)
+    })?;
+    reached.with_context(|| {
+        format!("the background write did not reach its last frame within {SETTLE:?}")
+    })
 }
 
 /// Lets a running background write settle: true once a frame waits for space, false when the
@@ -264,10 +261,10 @@ fn settle_waiting(
     state: &mut ProcessState,
     waiting: Waiting,
 ) -> Result<Option<(bool, u64, OiebSnapshot)>> {
-    let deadline = Instant::now() + SETTLE;
-    loop {
+    let mut last = None;
+    let settled = poll_until(SETTLE, Duration::from_millis(10), || {
         if bg_finished(state)? {
-            return Ok(None);
+            return Ok(Some(None));
         }
         let now = oieb(state)?;
         let (wraps, required) = plan(
@@ -278,15 +275,18 @@ fn settle_waiting(
         let untouched = now.payload_written_count == waiting.before.payload_written_count
             && now.payload_write_pos == waiting.before.payload_write_pos;
         if untouched && now.payload_free_bytes < required {
-            return Ok(Some((wraps, required, now)));
+            return Ok(Some(Some((wraps, required, now))));
         }
         // Room is there (or it is being used): the write is about to finish.
-        ensure!(
-            Instant::now() < deadline,
-            "the write is pending although {} bytes are free and it needs {required}",
-            now.payload_free_bytes
-        );
-        thread::sleep(Duration::from_millis(10));
+        last = Some((now.payload_free_bytes, required));
+        Ok(None)
+    })?;
+    match (settled, last) {
+        (Some(outcome), _) => Ok(outcome),
+        (None, Some((free, required))) => {
+            bail!("the write is pending although {free} bytes are free and it needs {required}")
+        }
+        (None, None) => bail!("the pending write was not seen within {SETTLE:?}"),
     }
 }
 

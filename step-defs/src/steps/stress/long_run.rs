@@ -1,6 +1,5 @@
 //! 11.3: a long continuous write/read run, its resources sampled throughout.
 
-use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Result};
@@ -15,6 +14,7 @@ use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
 use crate::drivers::measure::{sample_usage, Usage};
 use crate::drivers::os::check_fds;
+use crate::drivers::poll::poll_until;
 use crate::drivers::scale;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
@@ -119,19 +119,17 @@ fn continuous_run(
         errors.push("the run was stopped early".to_owned());
     }
     // The reader takes the rest once its step runs (after this one returned).
-    let give_up = Instant::now() + JOIN_TIMEOUT;
-    let mut end = raw.oieb();
-    while end.payload_read_count != end.payload_written_count && !stop.is_set() {
-        if Instant::now() > give_up {
-            errors.push(format!(
-                "{} frame(s) still unread {JOIN_TIMEOUT:?} after the run",
-                end.payload_written_count
-                    .wrapping_sub(end.payload_read_count)
-            ));
-            break;
-        }
-        thread::sleep(Duration::from_millis(5));
-        end = raw.oieb();
+    let drained = poll_until(JOIN_TIMEOUT, Duration::from_millis(5), || {
+        let end = raw.oieb();
+        Ok((end.payload_read_count == end.payload_written_count || stop.is_set()).then_some(()))
+    })?;
+    let end = raw.oieb();
+    if drained.is_none() {
+        errors.push(format!(
+            "{} frame(s) still unread {JOIN_TIMEOUT:?} after the run",
+            end.payload_written_count
+                .wrapping_sub(end.payload_read_count)
+        ));
     }
     samples.push(sample_usage(start)?);
     Ok(RunReport {
