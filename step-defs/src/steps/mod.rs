@@ -8,6 +8,8 @@
 //!   subject-less texts) act on `world.current()`, where Harmony would route them.
 //! - Steps return `anyhow::Result<()>`: an error fails the step with its message.
 //! - Every wait is bounded; background (BG) steps start work in `state.jobs` and return.
+//! - A binding is thin: its captures are typed (`crate::captures`), the work is done by
+//!   `crate::drivers`, and it imports drivers only, never another binding module.
 
 mod advanced;
 mod basic;
