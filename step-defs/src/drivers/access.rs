@@ -38,15 +38,7 @@ pub(crate) fn record_write(
     before: OiebSnapshot,
     after: OiebSnapshot,
 ) {
-    let side = Side::Write;
-    let released = None;
-    state.scratch::<LastAccess>().0 = Some(Access {
-        side,
-        len,
-        before,
-        after,
-        released,
-    });
+    keep(state, Side::Write, len, [before, after], None);
 }
 
 /// Keeps a frame read between `before` and `after` and released by `released`.
@@ -57,8 +49,16 @@ pub(crate) fn record_read(
     after: OiebSnapshot,
     released: OiebSnapshot,
 ) {
-    let side = Side::Read;
-    let released = Some(released);
+    keep(state, Side::Read, len, [before, after], Some(released));
+}
+
+fn keep(
+    state: &mut ProcessState,
+    side: Side,
+    len: u64,
+    [before, after]: [OiebSnapshot; 2],
+    released: Option<OiebSnapshot>,
+) {
     state.scratch::<LastAccess>().0 = Some(Access {
         side,
         len,
