@@ -1,15 +1,13 @@
 //! Owned loans: frames that hold their reader and slots that hold their writer, kept across
 //! calls and moved between threads.
 
-mod common;
-
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_clean, unique_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};
 use zerobuffer::{BufferConfig, Error, OwnedFrame, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const SECOND: Duration = Duration::from_secs(1);
 
