@@ -33,9 +33,10 @@ if [ "$status" -ne 0 ] || [ "$doc_status" -ne 0 ]; then
     # A build failure or crash leaves no "test result" line: count it as a failure.
     [ "$failed" -eq 0 ] && failed=1
 fi
-# Every test must remove what it created; anything named like a test buffer is a leak.
+# Every test must remove what it created; anything named like a test buffer is a leak
+# (zbtest_: zerobuffer_test_support::unique_name; zb_bench_, zbbench-: the benchmarks).
 leaks="$(find /dev/shm /tmp/zerobuffer -mindepth 1 2>/dev/null \
-    | grep -E '/(sem\.sem-[rw]-)?(zbtest_|zbcli_|zb_bench_|zbbench-)' || true)"
+    | grep -E '/(sem\.sem-[rw]-)?(zbtest_|zb_bench_|zbbench-)' || true)"
 if [ -n "$leaks" ]; then
     echo "tests left shared-memory objects or lock files behind:"
     while IFS= read -r leak; do echo "    $leak"; done <<<"$leaks"

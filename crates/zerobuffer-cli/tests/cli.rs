@@ -4,12 +4,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
-    all_objects, assert_clean, exclusive, leftovers, run, shared, start_reader, unique_name, Proc,
-    WAIT,
-};
+use common::{all_objects, exclusive, run, shared, start_reader, Proc, WAIT};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, leftovers, unique_name};
 
 /// Longest wait for one frame in the test process.
 const FRAME_WAIT: Duration = Duration::from_secs(10);

@@ -14,13 +14,14 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{assert_clean, run, shared, unique_name, wait_until, Death, Proc, ReadyFile, WAIT};
+use common::{run, shared, wait_until, Death, Proc, ReadyFile, WAIT};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
 use zerobuffer::{
     clean_stale, inspect, BufferConfig, CleanOutcome, DuplexClient, DuplexServer, Error,
     ProcessingMode,
 };
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 /// Connect deadline of the clients in the test process.

@@ -9,12 +9,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{
-    all_objects, assert_clean, exclusive, leftovers, shared, start_reader, unique_name, wait_until,
-    Death, Proc, WAIT,
-};
+use common::{all_objects, exclusive, shared, start_reader, wait_until, Death, Proc, WAIT};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
 use zerobuffer::{clean_stale, inspect, BufferConfig, CleanOutcome, Error, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, leftovers, unique_name};
 
 const TIMEOUT: Duration = Duration::from_secs(2);
 const FRAME_WAIT: Duration = Duration::from_secs(10);

@@ -154,7 +154,7 @@ mod tests {
 
     #[test]
     fn the_raw_view_sees_and_changes_what_the_library_sees() {
-        let name = format!("raw-view_{}", std::process::id());
+        let name = crate::unique_name("raw-view");
         let reader = Reader::create(&name, BufferConfig::new(64, 1024)).unwrap();
         let raw = RawBuffer::open(&name).unwrap();
         assert_eq!(raw.oieb(), reader.oieb_snapshot());
@@ -170,5 +170,8 @@ mod tests {
         );
         assert!(RawBuffer::open("no-such-buffer-here").is_err());
         assert!(RawBuffer::open("bad/name").is_err());
+        drop(raw);
+        drop(reader);
+        crate::assert_clean(&name);
     }
 }

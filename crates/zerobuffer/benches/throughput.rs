@@ -496,7 +496,7 @@ fn bench_size(size: &SizeCase, options: &Options) -> BoxResult<Vec<Row>> {
 }
 
 fn report_leftovers(name: &str) {
-    let left = zerobuffer::ObjectPaths::new(name).existing();
+    let left = zerobuffer_test_support::leftovers(name);
     if !left.is_empty() {
         eprintln!("warning: left behind: {left:?}");
     }

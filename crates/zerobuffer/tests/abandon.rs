@@ -1,9 +1,7 @@
 //! Abandoned endpoints leave what a killed process leaves: their PID and their objects.
 
-mod common;
-
-use common::{assert_clean, unique_name};
 use zerobuffer::{current_pid, inspect, Abandon, BufferConfig, Error, ObjectPaths, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 #[test]
 fn an_abandoned_writer_keeps_its_claim_until_the_reader_judges_it() {

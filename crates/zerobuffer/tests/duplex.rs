@@ -1,14 +1,12 @@
 //! DuplexChannel in one process: correlation, zero-copy both ways, lifecycle and failures.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{assert_clean, unique_name};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, frame_data};
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, Error, ProcessingMode};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const CONFIG: BufferConfig = BufferConfig::new(4096, 1 << 20);
 const WAIT: Duration = Duration::from_secs(5);

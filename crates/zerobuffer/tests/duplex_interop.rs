@@ -7,10 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::peer::{python_peer, PeerProcess};
-use common::{assert_clean, unique_name};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
 use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const REQUESTS: u64 = 1_000;
 const WAIT: Duration = Duration::from_secs(10);

@@ -1,12 +1,10 @@
 //! Reader and writer in one process: the protocol rules that need no second process.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{assert_clean, unique_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, frame_data};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const SECOND: Duration = Duration::from_secs(1);
 

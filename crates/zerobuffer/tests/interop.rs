@@ -8,9 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::peer::{python_peer, PeerProcess};
-use common::{assert_clean, unique_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, simple_data};
 use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const FRAMES: u64 = 10_000;
 const MIN_SIZE: usize = 1;

@@ -1,18 +1,16 @@
 //! Owned loans: frames that hold their reader, slots that hold their writer and request slots
 //! that hold their duplex client, kept across calls and moved between threads.
 
-mod common;
-
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_clean, unique_name};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};
 use zerobuffer::{
     BufferConfig, DuplexClient, DuplexServer, Error, OwnedFrame, ProcessingMode, Reader, Writer,
 };
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 const SECOND: Duration = Duration::from_secs(1);
 const WAIT: Duration = Duration::from_secs(5);

@@ -8,15 +8,13 @@
 //! minus the space not yet given back, and that a frame of at most half the ring is always
 //! writable into an empty ring.
 
-mod common;
-
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use common::{assert_clean, unique_name};
 use proptest::prelude::*;
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch};
 use zerobuffer::{BufferConfig, Error, Frame, Reader, Writer};
+use zerobuffer_test_support::{assert_clean, unique_name};
 
 #[derive(Debug, Clone)]
 enum Op {

@@ -27,13 +27,9 @@ pub(crate) fn paths_with_csharp_lock(name: &str) -> Vec<String> {
         .collect()
 }
 
-/// The objects of buffer `name` that still exist.
-pub(crate) fn leftovers(name: &str) -> Vec<String> {
-    paths_with_csharp_lock(name)
-        .into_iter()
-        .filter(|p| fs::symlink_metadata(p).is_ok())
-        .collect()
-}
+/// The objects of buffer `name` that still exist, the C# lock file included: the one
+/// leftover check every crate's tests share.
+pub(crate) use zerobuffer_test_support::leftovers;
 
 /// Descriptors open in this process.
 pub(crate) fn open_fds() -> Result<Vec<u32>> {

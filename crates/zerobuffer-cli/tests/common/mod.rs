@@ -1,11 +1,11 @@
-//! Helpers shared by the CLI integration tests: unique names, bounded child processes,
-//! ready files and the "nothing left behind" check.
+//! Helpers shared by the CLI integration tests: bounded child processes, ready files and the
+//! lock that keeps stale scans away from deliberate leftovers (unique names and the "nothing
+//! left behind" check come from `zerobuffer-test-support`).
 #![allow(dead_code)]
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -18,33 +18,14 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_zerobuffer")
 }
 
-/// A buffer name unique to this test process and call.
-pub fn unique_name(tag: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("zbcli_{tag}_{}_{n}", std::process::id())
-}
-
-/// Every OS object a buffer named `name` can leave behind.
-pub fn leftovers(name: &str) -> Vec<String> {
-    all_objects(name)
-        .into_iter()
-        .filter(|p| Path::new(p).exists())
-        .collect()
-}
-
+/// Every path buffer `name` occupies while it is live (segment, both semaphores, lock file),
+/// as [`zerobuffer_test_support::leftovers`] reports them.
 pub fn all_objects(name: &str) -> Vec<String> {
     zerobuffer::ObjectPaths::new(name)
         .all()
         .iter()
         .map(|p| p.display().to_string())
         .collect()
-}
-
-/// Asserts that nothing of buffer `name` is left on the machine.
-pub fn assert_clean(name: &str) {
-    let left = leftovers(name);
-    assert!(left.is_empty(), "left behind: {left:?}");
 }
 
 /// Every reader creation runs a stale scan over all lock files, which would remove the
