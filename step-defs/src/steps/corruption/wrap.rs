@@ -1,8 +1,7 @@
 //! 5.5: a frame that does not fit the tail wraps, wasting the tail behind a wrap marker, and
 //! the reader follows the marker to the frame at offset 0.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
@@ -13,6 +12,7 @@ use crate::captures::Number;
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::{write_pattern, Pattern};
+use crate::drivers::poll::poll_until;
 use crate::drivers::ring::{raw_buffer, HEADER};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
@@ -109,29 +109,33 @@ fn finish_wrap(state: &mut ProcessState, wrap: WrapWrite) -> Result<u64> {
     if let Some(sequence) = wrap.sequence {
         return Ok(sequence);
     }
-    let deadline = Instant::now() + SETTLE;
-    while !state.jobs.is_finished(WRAP_JOB)? {
+    let mut last = None;
+    let completes = poll_until(SETTLE, Duration::from_millis(10), || {
+        if state.jobs.is_finished(WRAP_JOB)? {
+            return Ok(Some(()));
+        }
         let oieb = raw_buffer(state)?.oieb();
+        let required = oieb.payload_size - wrap.from + HEADER + wrap.len as u64;
+        // With its room it completes now.
+        let room = oieb.payload_free_bytes >= required;
+        last = Some(oieb);
+        Ok(room.then_some(()))
+    })?;
+    if let (None, Some(oieb)) = (completes, last) {
         let tail = oieb.payload_size - wrap.from;
         let required = tail + HEADER + wrap.len as u64;
-        if oieb.payload_free_bytes >= required {
-            break; // it has its room: it completes now
-        }
-        if Instant::now() >= deadline {
-            let unread = oieb.payload_written_count - oieb.payload_read_count;
-            bail!(
-                "the {}-byte frame cannot be written: it must wrap at {}, which needs the {tail} \
-                 bytes left there plus {} for the frame, {required} free bytes, but only {} \
-                 are free; the other {} bytes hold {unread} unread frame(s) that only the reader can \
-                 free, and it has not read them, so neither the frame nor its wrap marker exists",
-                wrap.len,
-                wrap.from,
-                HEADER + wrap.len as u64,
-                oieb.payload_free_bytes,
-                oieb.payload_size - oieb.payload_free_bytes,
-            );
-        }
-        thread::sleep(Duration::from_millis(10));
+        let unread = oieb.payload_written_count - oieb.payload_read_count;
+        bail!(
+            "the {}-byte frame cannot be written: it must wrap at {}, which needs the {tail} \
+             bytes left there plus {} for the frame, {required} free bytes, but only {} \
+             are free; the other {} bytes hold {unread} unread frame(s) that only the reader can \
+             free, and it has not read them, so neither the frame nor its wrap marker exists",
+            wrap.len,
+            wrap.from,
+            HEADER + wrap.len as u64,
+            oieb.payload_free_bytes,
+            oieb.payload_size - oieb.payload_free_bytes,
+        );
     }
     let result: Result<u64, Error> = state.jobs.join(WRAP_JOB, JOIN_TIMEOUT)?;
     let sequence = result.with_context(|| format!("writing the {}-byte frame", wrap.len))?;
