@@ -4,14 +4,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Result};
+use anyhow::{anyhow, bail, ensure, Result};
 use parking_lot::Mutex;
 use zerobuffer::testdata::frame_data;
 use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer};
 
 use crate::drivers::access;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::leftovers;
+use crate::drivers::os::{existing_objects, leftovers, object_paths};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
 /// The configuration of "with default config": the C# reference's 1 KiB metadata, 10 KiB ring.
@@ -146,5 +146,46 @@ pub(crate) fn round_trip(name: &str, config: BufferConfig) -> Result<()> {
     drop(reader);
     let left = leftovers(name);
     ensure!(left.is_empty(), "closing '{name}' left {left:?}");
+    Ok(())
+}
+
+/// Checks that `name` works end to end: created as the objects protocol.md §0 names, a frame
+/// goes through, and closing removes every object.
+pub(crate) fn name_round_trip(name: &str) -> Result<()> {
+    let reader = Reader::create(name, DEFAULT_CONFIG).context("creating")?;
+    let missing: Vec<String> = object_paths(name)
+        .iter()
+        .filter(|p| !p.exists())
+        .map(|p| p.display().to_string())
+        .collect();
+    ensure!(missing.is_empty(), "missing: {}", missing.join(", "));
+    let mut writer = Writer::connect(name).context("connecting")?;
+    let data = name.as_bytes();
+    writer.write_frame(data).context("writing")?;
+    let frame = reader
+        .read_frame(Duration::from_secs(5))
+        .context("reading")?;
+    ensure!(&*frame == data, "the frame came back altered");
+    drop(frame);
+    drop(writer);
+    drop(reader);
+    let left = existing_objects(name);
+    ensure!(left.is_empty(), "left after closing: {}", left.join(", "));
+    Ok(())
+}
+
+/// The name is refused as invalid before any object is created.
+pub(crate) fn refused_as_invalid(name: &str) -> Result<()> {
+    match Reader::create(name, DEFAULT_CONFIG) {
+        Err(Error::InvalidName { .. }) => {}
+        Err(e) => bail!("refused with {e} instead of an invalid-name error"),
+        Ok(_) => bail!("accepted"),
+    }
+    // Only names that could be file names can have left objects behind.
+    let file_name = !matches!(name, "" | "." | "..") && !name.contains(['\0', '/']);
+    if file_name {
+        let left = existing_objects(name);
+        ensure!(left.is_empty(), "created anyway: {}", left.join(", "));
+    }
     Ok(())
 }

@@ -17,10 +17,10 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
 use zerobuffer::layout::{oieb as off, OIEB_SIGNATURE};
-use zerobuffer::{BufferConfig, Error, NamedSemaphore, Reader, Writer, MAX_NAME_LEN};
+use zerobuffer::{BufferConfig, NamedSemaphore, Reader, Writer, MAX_NAME_LEN};
 use zerobuffer_test_support::RawBuffer;
 
-use crate::drivers::endpoints::DEFAULT_CONFIG;
+use crate::drivers::endpoints::{name_round_trip, refused_as_invalid, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::os::{existing_objects, object_paths};
 use crate::drivers::roles::{broadcast_subject, kept_scratch};
@@ -28,47 +28,6 @@ use crate::world::{ProcessState, ZbWorld};
 
 /// Size of a glibc `sem_t`, the content of a `/dev/shm/sem.*` file on 64-bit Linux.
 const SEM_T_SIZE: u64 = 32;
-
-/// Checks that `name` works end to end: created as the objects protocol.md §0 names, a frame
-/// goes through, and closing removes every object.
-fn round_trip(name: &str) -> Result<()> {
-    let reader = Reader::create(name, DEFAULT_CONFIG).context("creating")?;
-    let missing: Vec<String> = object_paths(name)
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
-    ensure!(missing.is_empty(), "missing: {}", missing.join(", "));
-    let mut writer = Writer::connect(name).context("connecting")?;
-    let data = name.as_bytes();
-    writer.write_frame(data).context("writing")?;
-    let frame = reader
-        .read_frame(Duration::from_secs(5))
-        .context("reading")?;
-    ensure!(&*frame == data, "the frame came back altered");
-    drop(frame);
-    drop(writer);
-    drop(reader);
-    let left = existing_objects(name);
-    ensure!(left.is_empty(), "left after closing: {}", left.join(", "));
-    Ok(())
-}
-
-/// The name is refused as invalid before any object is created.
-fn refused(name: &str) -> Result<()> {
-    match Reader::create(name, DEFAULT_CONFIG) {
-        Err(Error::InvalidName { .. }) => {}
-        Err(e) => bail!("refused with {e} instead of an invalid-name error"),
-        Ok(_) => bail!("accepted"),
-    }
-    // Only names that could be file names can have left objects behind.
-    let file_name = !matches!(name, "" | "." | "..") && !name.contains(['\0', '/']);
-    if file_name {
-        let left = existing_objects(name);
-        ensure!(left.is_empty(), "created anyway: {}", left.join(", "));
-    }
-    Ok(())
-}
 
 // ---- 8.1 Linux shared memory verification ----------------------------------------------------
 
@@ -149,7 +108,7 @@ fn special_character_names(world: &mut ZbWorld) -> Result<()> {
     let mut problems = Vec::new();
     for base in SPECIAL_NAMES {
         let name = world.buffer_name(base);
-        if let Err(e) = round_trip(&name) {
+        if let Err(e) = name_round_trip(&name) {
             problems.push(format!("{name:?}: {e}"));
         }
     }
@@ -162,7 +121,7 @@ fn special_character_names(world: &mut ZbWorld) -> Result<()> {
         format!("a/{valid}"),
         format!("{valid}\0nul"),
     ] {
-        if let Err(e) = refused(&bad) {
+        if let Err(e) = refused_as_invalid(&bad) {
             problems.push(format!("{bad:?}: {e}"));
         }
     }
@@ -339,8 +298,8 @@ fn test_maximum_name_length(world: &mut ZbWorld) -> Result<()> {
     let longest = world.buffer_name(&"n".repeat(MAX_NAME_LEN - suffix));
     let too_long = world.buffer_name(&"o".repeat(MAX_NAME_LEN + 1 - suffix));
     let outcome = LengthTest {
-        longest: Some((longest.len(), round_trip(&longest))),
-        too_long: Some((too_long.len(), refused(&too_long))),
+        longest: Some((longest.len(), name_round_trip(&longest))),
+        too_long: Some((too_long.len(), refused_as_invalid(&too_long))),
     };
     *world.current()?.scratch::<LengthTest>() = outcome;
     Ok(())
