@@ -1,5 +1,6 @@
 pub mod driver;
 pub mod serve;
+pub mod session;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
