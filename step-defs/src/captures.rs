@@ -4,13 +4,13 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 
-/// Parses a captured number with a message naming the step argument.
+/// Parses a number from a table cell or a list item (text a capture's type cannot reach),
+/// with the message of [`Number`].
 pub(crate) fn num<T: FromStr>(text: &str) -> Result<T> {
-    text.trim()
-        .parse()
-        .map_err(|_| anyhow!("'{text}' is not a valid number"))
+    let Number(value) = text.parse::<Number<T>>()?;
+    Ok(value)
 }
 
 /// Why a capture did not parse; its `Debug` is the plain message, because cucumber reports a

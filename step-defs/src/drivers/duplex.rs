@@ -382,8 +382,6 @@ pub(crate) fn frame_in_ring(name: &str, sequence: u64) -> Result<Vec<u8>> {
 /// the client it owns closed, so the end of the scenario finds nothing left behind.
 pub(crate) struct ZeroCopyRequest {
     pub(crate) slot: OwnedRequestSlot,
-    pub(crate) sequence: u64,
-    pub(crate) len: usize,
     pub(crate) allocations: Allocations,
     pub(crate) filled: bool,
 }
@@ -405,9 +403,7 @@ impl ZeroCopyRequest {
         let (slot, allocations) = counting(|| client.into_request_slot(len));
         let slot = slot?;
         Ok(ZeroCopyRequest {
-            sequence: slot.sequence(),
             slot,
-            len,
             allocations: vec![("acquire", allocations)],
             filled: false,
         })
@@ -423,10 +419,10 @@ impl ZeroCopyRequest {
     pub(crate) fn commit(self) -> Result<(DuplexClient, u64, Allocations)> {
         let ZeroCopyRequest {
             slot,
-            sequence: reserved,
             mut allocations,
             ..
         } = self;
+        let reserved = slot.sequence();
         let ((client, sequence), committing) = counting(|| slot.commit());
         allocations.push(("commit", committing));
         ensure!(

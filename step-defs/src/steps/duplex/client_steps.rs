@@ -322,7 +322,7 @@ fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
         .take()
         .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?;
     ensure!(request.filled, "the request buffer was not filled");
-    let len = request.len;
+    let len = request.slot.len();
     let (client, sequence, allocations) = request.commit()?;
     state.duplex_client = Some(Arc::new(client));
     let scratch = scratch(state);
