@@ -53,10 +53,14 @@ mod tests {
         let name = unique_name("csharp-lock");
         let lock = Path::new(CSHARP_LOCK_DIR).join(format!("{name}.lock"));
         std::fs::create_dir_all(CSHARP_LOCK_DIR).unwrap();
-        let file = std::fs::File::create(&lock).unwrap();
         // Held, as a live C# reader holds it: the stale scan of any reader created meanwhile
-        // (here or in another process) removes only unlocked lock files.
+        // (here or in another process) removes only unlocked `.lock` files. So the file is
+        // locked under a name the scan ignores and only then renamed into place; created
+        // under its final name it could be removed before the lock is taken.
+        let unseen = lock.with_extension("lock.tmp");
+        let file = std::fs::File::create(&unseen).unwrap();
         file.lock().unwrap();
+        std::fs::rename(&unseen, &lock).unwrap();
         let left = leftovers(&name);
         std::fs::remove_file(&lock).unwrap();
         drop(file);
