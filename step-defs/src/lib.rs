@@ -9,6 +9,7 @@
 
 mod captures;
 pub mod drivers;
+mod state;
 mod steps;
 pub mod world;
 

@@ -4,38 +4,28 @@
 //! one World; a serve keeps only the ones whose steps reach it. Either way a step acts on the
 //! state of the process its text names, so the same step functions serve both.
 
-use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
-use parking_lot::Mutex;
 use zerobuffer::{Abandon as _, DuplexClient, DuplexServer, Reader, Writer};
 
 use crate::drivers::crash;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::Jobs;
 use crate::drivers::naming::BufferNames;
+use crate::state::buffers::BuffersState;
+use crate::state::duplex::Duplex;
+use crate::state::faults::FaultsState;
+use crate::state::frames::FramesState;
+use crate::state::inspection::InspectionState;
+use crate::state::lifecycle::LifecycleState;
+use crate::state::measurement::MeasurementState;
+use crate::state::metadata::MetadataState;
 
-/// How long a step waits for a frame unless the step says otherwise.
-pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long a blocked write waits before it reports a full buffer, unless a step sets another.
-pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long joining background work may take before the step fails.
-pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A writer shared with background jobs of its process. `None` once it was closed or crashed.
-pub type SharedWriter = Arc<Mutex<Option<Writer>>>;
-
-/// A frame the process has read, copied out of the ring (the ring space is released at once,
-/// as every implementation does when its read step ends).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ReceivedFrame {
-    pub sequence: u64,
-    pub data: Vec<u8>,
-}
+pub use crate::drivers::poll::{JOIN_TIMEOUT, READ_TIMEOUT, WRITE_TIMEOUT};
+pub use crate::state::{ReceivedFrame, SharedWriter};
 
 /// Everything one named process holds.
 pub struct ProcessState {
@@ -54,7 +44,15 @@ pub struct ProcessState {
     pub last_error: Option<zerobuffer::Error>,
     /// Background work started by BG steps.
     pub jobs: Jobs,
-    scratch: HashMap<TypeId, Box<dyn Any + Send>>,
+    // What each subject's steps keep between steps (see `crate::state`).
+    pub(crate) buffers: BuffersState,
+    pub(crate) frames: FramesState,
+    pub(crate) metadata: MetadataState,
+    pub(crate) lifecycle: LifecycleState,
+    pub(crate) duplex: Duplex,
+    pub(crate) faults: FaultsState,
+    pub(crate) inspection: InspectionState,
+    pub(crate) measurement: MeasurementState,
 }
 
 impl ProcessState {
@@ -70,17 +68,30 @@ impl ProcessState {
             received: Vec::new(),
             last_error: None,
             jobs: Jobs::default(),
-            scratch: HashMap::new(),
+            buffers: BuffersState::default(),
+            frames: FramesState::default(),
+            metadata: MetadataState::default(),
+            lifecycle: LifecycleState::default(),
+            duplex: Duplex::default(),
+            faults: FaultsState::default(),
+            inspection: InspectionState::default(),
+            measurement: MeasurementState::default(),
         }
     }
 
-    /// Step-group specific state: each group keeps its own type here, created on first use.
-    pub fn scratch<T: Default + Send + 'static>(&mut self) -> &mut T {
-        self.scratch
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| Box::new(T::default()))
-            .downcast_mut::<T>()
-            .expect("scratch entries are keyed by their type")
+    /// Drops what the subjects' steps kept. Loans first: a pending zero-copy write holds its
+    /// writer's lock until it is dropped (which abandons it), so it goes before the writer.
+    fn drop_subject_state(&mut self) {
+        self.frames.zero_copy = Default::default();
+        self.faults.active_write = Default::default();
+        self.frames = FramesState::default();
+        self.metadata = MetadataState::default();
+        self.buffers = BuffersState::default();
+        self.lifecycle = LifecycleState::default();
+        self.duplex = Duplex::default();
+        self.faults = FaultsState::default();
+        self.inspection = InspectionState::default();
+        self.measurement = MeasurementState::default();
     }
 
     /// The reader this process owns.
@@ -133,13 +144,11 @@ impl ProcessState {
         })
     }
 
-    /// Closes everything this process holds, gracefully: background work first (bounded),
-    /// then duplex endpoints, writer and reader.
+    /// Closes everything this process holds, gracefully, in this order: background work
+    /// (bounded), what the steps kept (held loans first), duplex endpoints, writer, reader.
     fn close(&mut self) -> Result<()> {
         let jobs = self.jobs.stop_all(JOIN_TIMEOUT);
-        // Group state first: a pending zero-copy write in there holds the writer's lock until
-        // it is dropped (which abandons it).
-        self.scratch.clear();
+        self.drop_subject_state();
         if let Some(mut server) = self.duplex_server.take() {
             let _ = server.stop();
         }

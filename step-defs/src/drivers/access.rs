@@ -7,29 +7,8 @@ use zerobuffer::{Error, OiebSnapshot};
 
 use crate::drivers::explain::Explain as _;
 use crate::drivers::ring::HEADER;
+use crate::state::inspection::{Access, Side};
 use crate::world::ProcessState;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Side {
-    Write,
-    Read,
-}
-
-/// One frame written or read by a step, with the control block around it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Access {
-    pub side: Side,
-    /// Data bytes of the frame.
-    pub len: u64,
-    pub before: OiebSnapshot,
-    /// Right after the write, or while the read frame was still held.
-    pub after: OiebSnapshot,
-    /// After the read frame was released (reads only).
-    pub released: Option<OiebSnapshot>,
-}
-
-#[derive(Default)]
-struct LastAccess(Option<Access>);
 
 /// Keeps a frame written between the OIEB snapshots `before` and `after`.
 pub(crate) fn record_write(
@@ -59,7 +38,7 @@ fn keep(
     [before, after]: [OiebSnapshot; 2],
     released: Option<OiebSnapshot>,
 ) {
-    state.scratch::<LastAccess>().0 = Some(Access {
+    state.inspection.last_access.0 = Some(Access {
         side,
         len,
         before,
@@ -84,7 +63,8 @@ pub(crate) fn explain_write(error: Error, len: u64, before: &OiebSnapshot) -> an
 pub(crate) fn last(state: &mut ProcessState) -> Result<Access> {
     let name = state.name.clone();
     state
-        .scratch::<LastAccess>()
+        .inspection
+        .last_access
         .0
         .with_context(|| format!("the '{name}' process has neither written nor read a frame"))
 }

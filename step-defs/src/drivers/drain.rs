@@ -27,8 +27,8 @@ use zerobuffer::{Error, Reader, Writer, LOCK_DIR};
 
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::poll::spin_until;
+use crate::drivers::streams::write_seeded;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const STANDBY_JOB: &str = "standby-drain";

@@ -3,98 +3,27 @@
 use std::fs;
 use std::path::PathBuf;
 
-use anyhow::{anyhow, bail, ensure, Result};
+use anyhow::{anyhow, ensure, Result};
 use rustix::io::Errno;
-use zerobuffer::{BufferConfig, Error, Reader};
+use zerobuffer::Error;
 
 use crate::drivers::endpoints::DEFAULT_CONFIG;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::{existing_objects, object_paths, DescriptorLimit, ShmWatch};
-use crate::drivers::roles::{broadcast_subject, current_kept, kept_scratch};
+use crate::drivers::roles::{broadcast_subject, current_kept, kept_part};
+use crate::state::faults::Attempt;
 use crate::world::ZbWorld;
-
-/// One attempt to create a buffer that is expected to fail, and what it did.
-pub(crate) struct Attempt {
-    pub name: String,
-    pub config: BufferConfig,
-    pub watch: Option<ShmWatch>,
-    /// `None` until the attempt ran; then the error, or `Ok` if the creation succeeded.
-    pub outcome: Option<Result<(), Error>>,
-}
-
-/// The creation attempt of a scenario and the descriptor limit it may run under.
-#[derive(Default)]
-pub(crate) struct Creation {
-    pub attempt: Option<Attempt>,
-    pub limit: Option<DescriptorLimit>,
-}
-
-impl Attempt {
-    /// Prepares an attempt on `name`: nothing of it may exist yet, so that anything found
-    /// later was left by the attempt. With `watch`, /dev/shm is watched from now on.
-    pub(crate) fn arrange(name: String, config: BufferConfig, watch: bool) -> Result<Attempt> {
-        let existing = existing_objects(&name);
-        ensure!(
-            existing.is_empty(),
-            "objects of '{name}' exist before the attempt: {}",
-            existing.join(", ")
-        );
-        Ok(Attempt {
-            name,
-            config,
-            watch: if watch {
-                Some(ShmWatch::start()?)
-            } else {
-                None
-            },
-            outcome: None,
-        })
-    }
-
-    /// Runs the creation; a buffer that gets created after all is closed at once.
-    pub(crate) fn run(&mut self) -> Result<()> {
-        ensure!(self.outcome.is_none(), "the creation was already attempted");
-        self.outcome = Some(Reader::create(&self.name, self.config).map(drop));
-        if let Some(watch) = &mut self.watch {
-            watch.collect()?;
-        }
-        Ok(())
-    }
-
-    /// The error of the attempt.
-    pub(crate) fn error(&self) -> Result<&Error> {
-        match &self.outcome {
-            None => bail!("the creation of '{}' was not attempted", self.name),
-            Some(Ok(())) => bail!("the creation of '{}' succeeded", self.name),
-            Some(Err(e)) => Ok(e),
-        }
-    }
-
-    /// The attempt created its segment and removed it again: none is left.
-    pub(crate) fn ensure_segment_removed(&self) -> Result<()> {
-        self.watch()?.created_then_removed(&self.name)?;
-        let segment = &object_paths(&self.name)[0];
-        ensure!(
-            segment.symlink_metadata().is_err(),
-            "{} still exists",
-            segment.display()
-        );
-        Ok(())
-    }
-
-    pub(crate) fn watch(&self) -> Result<&ShmWatch> {
-        self.watch
-            .as_ref()
-            .ok_or_else(|| anyhow!("/dev/shm was not watched during the attempt"))
-    }
-}
 
 /// The attempt kept by `process` or by a broadcast step.
 pub(crate) fn attempt_of<'w>(world: &'w mut ZbWorld, process: &str) -> Result<&'w mut Attempt> {
-    kept_scratch::<Creation>(world, process, |c| c.attempt.is_some())?
-        .attempt
-        .as_mut()
-        .ok_or_else(|| anyhow!("no creation was attempted"))
+    kept_part(
+        world,
+        process,
+        |s| &mut s.faults.creation,
+        |c| c.attempt.is_some(),
+    )?
+    .attempt
+    .as_mut()
+    .ok_or_else(|| anyhow!("no creation was attempted"))
 }
 
 /// The error is the creation of sem-w failing, as [`run_with_semaphore_failure`] makes it.
@@ -143,7 +72,7 @@ pub(crate) fn exhaustion_code(err: &Error) -> Option<i32> {
 pub(crate) fn attempt_under_limit(world: &mut ZbWorld, base: &str) -> Result<()> {
     let name = world.buffer_name(base);
     let state = broadcast_subject(world);
-    let creation = state.scratch::<Creation>();
+    let creation = &mut state.faults.creation;
     let limit = creation
         .limit
         .take()
@@ -168,7 +97,7 @@ pub(crate) fn is_resource_exhaustion(e: &Error) -> bool {
 }
 
 pub(crate) fn current_attempt(world: &mut ZbWorld) -> Result<&mut Attempt> {
-    current_kept::<Creation>(world, |c| c.attempt.is_some())?
+    current_kept(world, |s| &mut s.faults.creation, |c| c.attempt.is_some())?
         .attempt
         .as_mut()
         .ok_or_else(|| anyhow!("no creation was attempted"))

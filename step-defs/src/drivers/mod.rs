@@ -3,12 +3,14 @@
 
 pub(crate) mod access;
 pub mod alloc_counter;
+pub(crate) mod bench;
 pub mod crash;
 pub mod drain;
 pub(crate) mod duplex;
 pub(crate) mod endpoints;
 pub mod explain;
 pub(crate) mod faults;
+pub(crate) mod inodes;
 pub mod jobs;
 pub(crate) mod measure;
 pub mod naming;
@@ -19,5 +21,6 @@ pub mod poll;
 pub(crate) mod ring;
 pub(crate) mod roles;
 pub mod scale;
+pub(crate) mod streams;
 pub(crate) mod structures;
 pub mod tables;

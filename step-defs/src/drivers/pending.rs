@@ -6,7 +6,8 @@
 use anyhow::{anyhow, Result};
 use zerobuffer::OwnedFrameSlot;
 
-use crate::world::{SharedWriter, JOIN_TIMEOUT};
+use crate::drivers::poll::JOIN_TIMEOUT;
+use crate::state::SharedWriter;
 
 /// A reserved, filled, uncommitted frame.
 pub struct PendingWrite {

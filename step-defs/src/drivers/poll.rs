@@ -52,6 +52,15 @@ pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 /// How long a check waits for a just-started background thread to reach its wait.
 pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 
+/// How long a step waits for a frame unless the step says otherwise.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a blocked write waits before it reports a full buffer, unless a step sets another.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long joining background work may take before the step fails.
+pub const JOIN_TIMEOUT: Duration = Duration::from_secs(30);
+
 #[cfg(test)]
 mod tests {
     use super::*;

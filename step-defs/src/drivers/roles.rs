@@ -31,18 +31,19 @@ pub(crate) fn broadcast_subject(world: &mut ZbWorld) -> &mut ProcessState {
     world.current().expect("a process was named")
 }
 
-/// The scratch `T` of `process` if `holds` says it has what the step needs, else the one kept
-/// by broadcast steps (see [`BROADCAST`]).
-pub(crate) fn kept_scratch<'w, T: Default + Send + 'static>(
+/// The part `T` of `process`'s state that `part` selects, if `holds` says it has what the
+/// step needs, else the same part of the state kept by broadcast steps (see [`BROADCAST`]).
+pub(crate) fn kept_part<'w, T>(
     world: &'w mut ZbWorld,
     process: &str,
+    part: impl Fn(&mut ProcessState) -> &mut T,
     holds: impl Fn(&mut T) -> bool,
 ) -> Result<&'w mut T> {
-    if holds(world.process(process).scratch::<T>()) {
-        return Ok(world.process(process).scratch::<T>());
+    if holds(part(world.process(process))) {
+        return Ok(part(world.process(process)));
     }
     let shared = match world.existing(BROADCAST) {
-        Ok(state) => state.scratch::<T>(),
+        Ok(state) => part(state),
         Err(_) => bail!("no earlier step of the '{process}' process prepared this check"),
     };
     ensure!(
@@ -52,11 +53,12 @@ pub(crate) fn kept_scratch<'w, T: Default + Send + 'static>(
     Ok(shared)
 }
 
-/// [`kept_scratch`] for subject-less steps.
-pub(crate) fn current_kept<T: Default + Send + 'static>(
+/// [`kept_part`] for subject-less steps.
+pub(crate) fn current_kept<T>(
     world: &mut ZbWorld,
+    part: impl Fn(&mut ProcessState) -> &mut T,
     holds: impl Fn(&mut T) -> bool,
 ) -> Result<&mut T> {
     let name = broadcast_subject(world).name.clone();
-    kept_scratch(world, &name, holds)
+    kept_part(world, &name, part, holds)
 }

@@ -17,7 +17,6 @@ use crate::drivers::endpoints::{create_buffer, write_with_timeout, DEFAULT_CONFI
 use crate::drivers::explain::Explain as _;
 use crate::drivers::faults::{
     attempt_of, attempt_under_limit, ensure_blocked_semaphore_failure, run_with_semaphore_failure,
-    Creation,
 };
 use crate::drivers::os::{
     ensure_nothing_left, existing_objects, object_paths, process_references, DescriptorLimit,
@@ -88,12 +87,6 @@ fn verify_no_resources_leaked(world: &mut ZbWorld) -> Result<()> {
 
 // ---- 10.3 Reader death during active write ---------------------------------------------------
 
-/// A write kept in progress by "starts writing large frame".
-#[derive(Default)]
-struct ActiveWrite {
-    pending: Option<PendingWrite>,
-}
-
 #[when(regex = r"^the '([^']*)' process starts writing large frame '([^']*)' bytes$")]
 fn starts_writing_large_frame(
     world: &mut ZbWorld,
@@ -104,7 +97,7 @@ fn starts_writing_large_frame(
     let state = world.process(&process);
     // Reserved and filled in place, not yet committed: the write is in progress.
     let pending = PendingWrite::start(state.writer()?, size, fill_frame_data)?;
-    state.scratch::<ActiveWrite>().pending = Some(pending);
+    state.faults.active_write.pending = Some(pending);
     Ok(())
 }
 
@@ -112,7 +105,7 @@ fn starts_writing_large_frame(
 fn detects_reader_death_next(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     // The write in progress completes first: a commit does not look at the reader.
-    let size = match state.scratch::<ActiveWrite>().pending.take() {
+    let size = match state.faults.active_write.pending.take() {
         Some(pending) => {
             let size = pending.len;
             pending
@@ -211,7 +204,7 @@ fn exhaust_semaphores(world: &mut ZbWorld) -> Result<()> {
             bail!("a semaphore can still be created");
         }
     }
-    broadcast_subject(world).scratch::<Creation>().limit = Some(limit);
+    broadcast_subject(world).faults.creation.limit = Some(limit);
     Ok(())
 }
 

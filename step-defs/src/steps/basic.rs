@@ -227,20 +227,13 @@ fn writes_immediately(world: &mut ZbWorld, process: String) -> Result<()> {
         .map(drop)
 }
 
-/// Zero-copy write in progress between "fills zero-copy buffer" and "commits".
-#[derive(Default)]
-struct ZeroCopy {
-    requested: Option<usize>,
-    pending: Option<PendingWrite>,
-}
-
 #[when(regex = r"^the '(.*)' process requests zero-copy frame of size '(.*)'$")]
 fn requests_zero_copy(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
     let size = size.0;
     ensure!(size > 0, "a zero-copy frame needs at least one byte");
     let state = world.process(&process);
     state.writer()?;
-    state.scratch::<ZeroCopy>().requested = Some(size);
+    state.frames.zero_copy.requested = Some(size);
     Ok(())
 }
 
@@ -248,19 +241,20 @@ fn requests_zero_copy(world: &mut ZbWorld, process: String, size: Number<usize>)
 fn fills_zero_copy(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let size = state
-        .scratch::<ZeroCopy>()
+        .frames
+        .zero_copy
         .requested
         .context("no zero-copy frame was requested")?;
     let pending = PendingWrite::start(state.writer()?, size, |slot, seq| {
         zerobuffer::testdata::fill_frame_data(slot, seq)
     })?;
-    state.scratch::<ZeroCopy>().pending = Some(pending);
+    state.frames.zero_copy.pending = Some(pending);
     Ok(())
 }
 
 #[when(regex = r"^the '(.*)' process commits zero-copy frame$")]
 fn commits_zero_copy(world: &mut ZbWorld, process: String) -> Result<()> {
-    let zero_copy = world.process(&process).scratch::<ZeroCopy>();
+    let zero_copy = &mut world.process(&process).frames.zero_copy;
     let pending = zero_copy
         .pending
         .take()

@@ -15,13 +15,15 @@ use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::layout::{oieb as field, FrameHeader, OIEB_SIZE};
 use zerobuffer::testdata::fill_frame_data;
-use zerobuffer::{is_process_alive, Error, OiebSnapshot};
+use zerobuffer::{is_process_alive, Error};
 
 use crate::captures::Number;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::pending::PendingWrite;
 use crate::drivers::ring::{corrupt_next_header, raw_buffer, HEADER};
+use crate::drivers::streams::write_seeded;
+use crate::state::faults::LargeWrite;
+use crate::state::faults::MaxFrameWrite;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 mod free_space;
@@ -124,18 +126,6 @@ fn read_fails_invalid_frame_size(world: &mut ZbWorld) -> Result<()> {
 
 const LARGE_WRITE_JOB: &str = "large-write";
 
-/// The write kept in progress by "starts writing large frame" (also used by 10.3's wording).
-#[derive(Default)]
-pub(crate) struct LargeWrite {
-    /// Tells the job holding the write to commit it.
-    commit: Option<mpsc::Sender<()>>,
-    sequence: u64,
-    /// Frames published before the write started (OIEB `payload_written_count`).
-    written_before: u64,
-    /// Size of the last large write, reused by "attempts next operation".
-    len: Option<usize>,
-}
-
 /// Reserves and fills a `size`-byte frame without committing it (see `PendingWrite`).
 ///
 /// The pending write holds the writer until it is committed. A job keeps it, so that a
@@ -161,7 +151,7 @@ pub(crate) fn start_large_write(state: &mut ProcessState, size: usize) -> Result
             }
         }
     })?;
-    *state.scratch::<LargeWrite>() = LargeWrite {
+    state.faults.large_write = LargeWrite {
         commit: Some(commit),
         sequence,
         written_before,
@@ -186,7 +176,7 @@ fn completes_write(world: &mut ZbWorld, process: String) -> Result<()> {
 
 /// Commits the write started by [`start_large_write`]; returns its sequence number.
 pub(crate) fn commit_large_write(state: &mut ProcessState) -> Result<u64> {
-    let large = state.scratch::<LargeWrite>();
+    let large = &mut state.faults.large_write;
     let commit = large.commit.take().context("no write is in progress")?;
     let (expected, written_before) = (large.sequence, large.written_before);
     // Reader death is not noticed here: a commit never waits, so it succeeds.
@@ -224,7 +214,7 @@ fn attempts_next_operation(world: &mut ZbWorld, process: String) -> Result<()> {
 /// Writes frames of the last large write's size (1 KiB without one) until one fails, at most
 /// as many as the free space holds plus two; returns that failure, `None` if all succeeded.
 pub(crate) fn next_write_error(state: &mut ProcessState) -> Result<Option<Error>> {
-    let len = state.scratch::<LargeWrite>().len.unwrap_or(1024);
+    let len = state.faults.large_write.len.unwrap_or(1024);
     let (attempts, error) = state.with_writer(|w| {
         let limit = w.oieb_snapshot().payload_free_bytes / (HEADER + len as u64) + 2;
         for attempt in 1..=limit {
@@ -268,21 +258,6 @@ fn throws_reader_dead(world: &mut ZbWorld, process: String) -> Result<()> {
 
 // ---- 5.7 Maximum frame size -------------------------------------------------------------------
 
-/// The frame of payload size − 16 bytes and what the OIEB said around it.
-struct MaxFrameWrite {
-    len: usize,
-    before: OiebSnapshot,
-    after: OiebSnapshot,
-    result: Result<u64, Error>,
-}
-
-#[derive(Default)]
-struct MaxFrame {
-    write: Option<MaxFrameWrite>,
-    /// Length of the oversized attempt.
-    attempted: Option<usize>,
-}
-
 #[when(regex = r"^writes frame matching exactly payload size minus header$")]
 fn writes_max_frame(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
@@ -298,7 +273,7 @@ fn writes_max_frame(world: &mut ZbWorld) -> Result<()> {
             result,
         }
     })?;
-    state.scratch::<MaxFrame>().write = Some(write);
+    state.faults.max_frame.write = Some(write);
     Ok(())
 }
 
@@ -306,7 +281,8 @@ fn writes_max_frame(world: &mut ZbWorld) -> Result<()> {
 fn max_frame_written(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let write = state
-        .scratch::<MaxFrame>()
+        .faults
+        .max_frame
         .write
         .take()
         .context("no maximum-size frame was written")?;
@@ -348,7 +324,7 @@ fn attempts_oversized_frame(world: &mut ZbWorld, process: String) -> Result<()> 
         // A granted slot would be dropped uncommitted here, leaving no trace.
         (len, w.get_frame_buffer(len).err())
     })?;
-    state.scratch::<MaxFrame>().attempted = Some(len);
+    state.faults.max_frame.attempted = Some(len);
     state.last_error = error;
     Ok(())
 }
@@ -357,7 +333,8 @@ fn attempts_oversized_frame(world: &mut ZbWorld, process: String) -> Result<()> 
 fn oversized_frame_rejected(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let attempted = state
-        .scratch::<MaxFrame>()
+        .faults
+        .max_frame
         .attempted
         .context("no oversized write was attempted")?;
     let payload = state.with_writer(|w| w.payload_size())?;

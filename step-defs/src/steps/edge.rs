@@ -20,9 +20,11 @@ use zerobuffer_test_support::RawBuffer;
 use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
-use crate::drivers::patterns::spawn_seeded_stream;
 use crate::drivers::poll::poll_until;
 use crate::drivers::ring::HEADER;
+use crate::drivers::streams::spawn_seeded_stream;
+use crate::state::frames::Drain;
+use crate::state::metadata::LastWrite;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 mod flow;
@@ -31,32 +33,6 @@ mod wait;
 
 /// Label of 4.9's writer.
 const RAPID_WRITER: &str = "rapid-writer";
-/// State of this group's steps in one process.
-#[derive(Default)]
-struct Edge {
-    /// The last frame written by a step whose success is verified later (P067, P071).
-    last_write: Option<LastWrite>,
-    /// Frames signalled when the reader woke (P062): the `sem-w` value before draining.
-    signals_at_wake: Option<u64>,
-    /// 4.9: what the draining reader saw.
-    drain: Option<Drain>,
-    /// 4.11: contenders prepared, extra winners (a bug if any) and the losers' errors.
-    contenders: Option<usize>,
-    extra_readers: Vec<Reader>,
-    race_errors: Vec<Error>,
-}
-
-/// A frame written by a step, to be found again in the ring.
-struct LastWrite {
-    offset: u64,
-    sequence: u64,
-    data: Vec<u8>,
-}
-
-fn edge(state: &mut ProcessState) -> &mut Edge {
-    state.scratch::<Edge>()
-}
-
 /// Writes one frame and remembers where it landed, for a later "verify ... succeeded" step.
 fn write_recorded(state: &mut ProcessState, data: Vec<u8>) -> Result<()> {
     let (sequence, after) = state
@@ -65,7 +41,7 @@ fn write_recorded(state: &mut ProcessState, data: Vec<u8>) -> Result<()> {
     // The frame ends where the write position now is (stored modulo the ring size).
     let p = after.payload_size;
     let offset = (after.payload_write_pos + p - (data.len() as u64 + HEADER)) % p;
-    edge(state).last_write = Some(LastWrite {
+    state.metadata.last_write = Some(LastWrite {
         offset,
         sequence,
         data,
@@ -76,7 +52,8 @@ fn write_recorded(state: &mut ProcessState, data: Vec<u8>) -> Result<()> {
 /// The remembered frame is in the ring: its header and every data byte, and the OIEB counts it.
 fn verify_last_write(state: &mut ProcessState) -> Result<()> {
     let name = state.buffer()?.to_owned();
-    let last = edge(state)
+    let last = state
+        .metadata
         .last_write
         .as_ref()
         .context("no frame was written by this process")?;
@@ -141,7 +118,7 @@ fn semaphore_counts_pending(world: &mut ZbWorld, process: String) -> Result<()> 
 fn wakes_and_processes(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let reader = state.reader()?;
-    edge(state).signals_at_wake = Some(reader.pending_frames()?);
+    state.frames.signals_at_wake = Some(reader.pending_frames()?);
     state.received.clear();
     for _ in 0..100 {
         match reader.read_frame(Duration::from_millis(100)) {
@@ -185,7 +162,8 @@ fn all_frames_read_correctly(world: &mut ZbWorld, process: String) -> Result<()>
 fn coalesced_signals_handled(world: &mut ZbWorld, process: String) -> Result<()> {
     // Every post was taken exactly once: as many frames as signals had built up, none left over.
     let state = world.process(&process);
-    let signals = edge(state)
+    let signals = state
+        .frames
         .signals_at_wake
         .context("the reader has not processed the frames")?;
     let read = state.received.len() as u64;
@@ -286,14 +264,6 @@ fn receives_frame_too_large(world: &mut ZbWorld, process: String) -> Result<()> 
 
 // ---- 4.9 Rapid write-read cycles ---------------------------------------------------------------
 
-/// What the draining reader (P093) saw.
-#[derive(Default)]
-struct Drain {
-    sequences: Vec<u64>,
-    bad_data: Vec<String>,
-    stream_ended: bool,
-}
-
 #[when(regex = r"^the '([^']*)' process writes '([^']*)' frames of size '([^']*)' rapidly$")]
 fn writes_frames_rapidly_sized(
     world: &mut ZbWorld,
@@ -335,7 +305,7 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
     }
     let read = drain.sequences.len();
     let ended = drain.stream_ended;
-    edge(state).drain = Some(drain);
+    state.frames.drain = Some(drain);
     ensure!(
         ended,
         "the stream did not end within {budget:?} ({read} frames read)"
@@ -344,7 +314,8 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
 }
 
 fn drain(state: &mut ProcessState) -> Result<&Drain> {
-    edge(state)
+    state
+        .frames
         .drain
         .as_ref()
         .context("this process has not read the stream")
@@ -376,7 +347,7 @@ fn no_frames_lost(world: &mut ZbWorld) -> Result<()> {
     // little for a reader in another process to catch up), and the frames this process
     // recorded as reader have no gap in their sequence numbers.
     let state = world.current()?;
-    let recorded: Vec<u64> = match &edge(state).drain {
+    let recorded: Vec<u64> = match &state.frames.drain {
         Some(d) => d.sequences.clone(),
         None => state.received.iter().map(|f| f.sequence).collect(),
     };
@@ -425,7 +396,7 @@ fn no_deadlocks_occur(world: &mut ZbWorld) -> Result<()> {
 fn two_processes(world: &mut ZbWorld, role: String) -> Result<()> {
     // 4.11 names no process Harmony recognises (never generated); in-process the two would-be
     // owners are threads of the process named here.
-    edge(world.process(&role)).contenders = Some(2);
+    world.process(&role).buffers.race.contenders = Some(2);
     Ok(())
 }
 
@@ -433,7 +404,9 @@ fn two_processes(world: &mut ZbWorld, role: String) -> Result<()> {
 fn both_create(world: &mut ZbWorld, buffer: String) -> Result<()> {
     let name = world.buffer_name(&buffer);
     let state = world.current()?;
-    let contenders = edge(state)
+    let contenders = state
+        .buffers
+        .race
         .contenders
         .context("no contenders were prepared")?;
     let start = Arc::new(Barrier::new(contenders));
@@ -455,26 +428,26 @@ fn both_create(world: &mut ZbWorld, buffer: String) -> Result<()> {
             .context("a creator did not finish")?
         {
             Ok(reader) => winners.push(reader),
-            Err(e) => edge(state).race_errors.push(e),
+            Err(e) => state.buffers.race.race_errors.push(e),
         }
     }
     state.buffer = Some(name);
     state.reader = winners.pop().map(Arc::new);
-    edge(state).extra_readers = winners;
+    state.buffers.race.extra_readers = winners;
     Ok(())
 }
 
 #[then(regex = r"^only one should succeed$")]
 fn only_one_succeeds(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
-    let winners = usize::from(state.reader.is_some()) + edge(state).extra_readers.len();
+    let winners = usize::from(state.reader.is_some()) + state.buffers.race.extra_readers.len();
     ensure!(winners == 1, "{winners} creations succeeded");
     Ok(())
 }
 
 #[then(regex = r"^other should receive appropriate error$")]
 fn other_gets_error(world: &mut ZbWorld) -> Result<()> {
-    let errors = &edge(world.current()?).race_errors;
+    let errors = &world.current()?.buffers.race.race_errors;
     ensure!(
         errors.len() == 1,
         "{} creations failed: {errors:?}",

@@ -23,13 +23,6 @@ const METADATA_PREFIX: u64 = 8;
 const TEXT_FRAMES: [&str; 3] = ["frame_0", "frame_1", "frame_2"];
 const TEXT_READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// `metadata_written_bytes` before the last metadata attempt, to check that a refused write
-/// left nothing behind.
-#[derive(Default)]
-struct MetadataAttempt {
-    written_before: Option<u64>,
-}
-
 #[when(regex = r"^the '(.*)' process attempts to write metadata again with size '(.*)'$")]
 fn attempts_metadata_again(
     world: &mut ZbWorld,
@@ -84,7 +77,7 @@ fn attempts_metadata(world: &mut ZbWorld, process: String, size: Number<usize>) 
         let before = w.oieb_snapshot().metadata_written_bytes;
         (before, w.set_metadata(&data))
     })?;
-    state.scratch::<MetadataAttempt>().written_before = Some(before);
+    state.metadata.attempt.written_before = Some(before);
     state.last_error = result.err();
     Ok(())
 }
@@ -97,7 +90,7 @@ fn metadata_write_failed_with_size_error(world: &mut ZbWorld, process: String) -
         matches!(err, Error::MetadataTooLarge { .. }),
         "expected a metadata-too-large error, got: {err}"
     );
-    let before = state.scratch::<MetadataAttempt>().written_before;
+    let before = state.metadata.attempt.written_before;
     let after = state.with_writer(|w| w.oieb_snapshot().metadata_written_bytes)?;
     ensure!(
         before == Some(after),

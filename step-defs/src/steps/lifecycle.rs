@@ -2,21 +2,20 @@
 //! crashed peer (2.1, 2.2), and a new reader takes over the buffer of a crashed one (2.3). The
 //! kill and crash steps themselves are in basic.rs (`ZbWorld::crash`).
 
-use std::fs::{self, File, TryLockError};
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::thread;
 use std::time::Duration;
-use std::{io, thread};
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::{frame_data, simple_data};
-use zerobuffer::{BufferConfig, Error, ObjectPaths, Reader};
+use zerobuffer::{BufferConfig, Error, Reader};
 
 use crate::captures::Number;
 use crate::drivers::endpoints::{connect_writer, write_with_timeout};
 use crate::drivers::explain::Explain as _;
+use crate::drivers::inodes::{inode, Leftovers, LockState};
+use crate::state::lifecycle::Replacement;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Read timeout of "should timeout or detect writer death on next read".
@@ -110,80 +109,10 @@ fn detect_reader_death(state: &ProcessState) -> Result<()> {
 
 // ---- 2.3: a new reader replaces a crashed one ---------------------------------------------
 
-/// What the new reader found at the buffer's names before creating it, and its name.
-#[derive(Default)]
-struct Replacement {
-    buffer: Option<String>,
-    found: Option<Leftovers>,
-}
-
-/// The objects a buffer's names pointed to at one moment.
-#[derive(Debug)]
-struct Leftovers {
-    /// Inode and `reader_pid` of the segment, if there was one.
-    segment: Option<(u64, u64)>,
-    /// Semaphores that existed, with their inodes.
-    semaphores: Vec<(PathBuf, u64)>,
-    lock: LockState,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LockState {
-    Missing,
-    /// The file exists and nobody holds its lock: its owner died.
-    Abandoned,
-    Held,
-}
-
-/// The inode of `path`, `None` if it does not exist.
-fn inode(path: &Path) -> Result<Option<u64>> {
-    match fs::metadata(path) {
-        Ok(m) => Ok(Some(m.ino())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("stat {}", path.display())),
-    }
-}
-
-fn lock_state(path: &Path) -> Result<LockState> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(LockState::Missing),
-        Err(e) => return Err(e).with_context(|| format!("open {}", path.display())),
-    };
-    // Our own descriptor: it conflicts with any other holder, even one in this process.
-    // Closing it at once releases the lock again.
-    match file.try_lock() {
-        Ok(()) => Ok(LockState::Abandoned),
-        Err(TryLockError::WouldBlock) => Ok(LockState::Held),
-        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("flock {}", path.display())),
-    }
-}
-
-impl Leftovers {
-    fn find(name: &str) -> Result<Leftovers> {
-        let paths = ObjectPaths::new(name);
-        let segment = match inode(&paths.segment)? {
-            Some(ino) => Some((ino, zerobuffer::inspect(name)?.oieb.reader_pid)),
-            None => None,
-        };
-        let mut semaphores = Vec::new();
-        for path in [paths.sem_write, paths.sem_read] {
-            if let Some(ino) = inode(&path)? {
-                semaphores.push((path, ino));
-            }
-        }
-        Ok(Leftovers {
-            segment,
-            semaphores,
-            lock: lock_state(&paths.lock_file)?,
-        })
-    }
-}
-
 /// The name and findings of the replacement; fails if the new reader could not create it.
 fn replacement(state: &mut ProcessState) -> Result<(String, &Leftovers)> {
     let error = state.last_error.as_ref().map(ToString::to_string);
-    let scratch = state.scratch::<Replacement>();
+    let scratch = &mut state.lifecycle.replacement;
     let (Some(buffer), Some(found)) = (scratch.buffer.clone(), scratch.found.as_ref()) else {
         bail!("no new reader attempted to create the buffer");
     };
@@ -210,7 +139,7 @@ fn new_reader_creates_buffer(
     // Look first: once the buffer is created, nothing of the old owner is left to see.
     let found = Leftovers::find(&name)?;
     tracing::debug!(buffer = %name, ?found, "before re-creating");
-    *state.scratch::<Replacement>() = Replacement {
+    state.lifecycle.replacement = Replacement {
         buffer: Some(name.clone()),
         found: Some(found),
     };
@@ -228,7 +157,7 @@ fn new_reader_creates_buffer(
 #[then(regex = r"^the new reader should detect stale resources$")]
 fn detects_stale_resources(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
-    let scratch = state.scratch::<Replacement>();
+    let scratch = &mut state.lifecycle.replacement;
     let found = scratch
         .found
         .as_ref()

@@ -20,6 +20,7 @@ use zerobuffer::Error;
 
 use crate::drivers::drain::DrainRequest;
 use crate::drivers::explain::Explain as _;
+use crate::state::measurement::Transfer;
 use crate::world::{ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 /// Frame size of the measurements: 100 bytes (the 'default config' ring holds 88 such frames).
@@ -37,24 +38,6 @@ const CPU_PER_FRAME: Duration = Duration::from_micros(100);
 fn thread_cpu_time() -> Duration {
     let t = clock_gettime(ClockId::ThreadCPUTime);
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-}
-
-/// What the writer measured.
-#[derive(Default)]
-struct CpuUsage {
-    /// Frames written to fill the ring before the blocked write.
-    filled: u64,
-    /// (CPU time, wall time) of the write that waited for space.
-    idle: Option<(Duration, Duration)>,
-    transfer: Option<Transfer>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Transfer {
-    frames: u64,
-    bytes: u64,
-    cpu: Duration,
-    wall: Duration,
 }
 
 /// Writes one seeded frame in place within `timeout`.
@@ -94,7 +77,7 @@ fn monitor_idle_cpu(world: &mut ZbWorld) -> Result<()> {
         }
     })??;
     tracing::info!(filled, cpu = ?measured.0, wall = ?measured.1, "blocked on sem-r");
-    let usage = state.scratch::<CpuUsage>();
+    let usage = &mut state.measurement.cpu;
     usage.filled = filled;
     usage.idle = Some(measured);
     Ok(())
@@ -104,7 +87,8 @@ fn monitor_idle_cpu(world: &mut ZbWorld) -> Result<()> {
 fn near_zero_idle_cpu(world: &mut ZbWorld) -> Result<()> {
     let (cpu, wall) = world
         .current()?
-        .scratch::<CpuUsage>()
+        .measurement
+        .cpu
         .idle
         .context("the idle CPU was not measured")?;
     ensure!(
@@ -124,7 +108,7 @@ fn transfer_data_actively(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let writer = state.writer()?;
     let buffer = state.buffer()?.to_owned();
-    let filled = state.scratch::<CpuUsage>().filled;
+    let filled = state.measurement.cpu.filled;
     ensure!(filled > 0, "the ring was not filled first");
     // Streams in the background until TOTAL_FRAMES are written, while the reader drains.
     state.jobs.spawn("cpu-transfer", move |stop| {
@@ -162,7 +146,7 @@ fn monitor_transfer_cpu(world: &mut ZbWorld) -> Result<()> {
         o.payload_written_count
     );
     tracing::info!(?transfer, "active transfer");
-    state.scratch::<CpuUsage>().transfer = Some(transfer);
+    state.measurement.cpu.transfer = Some(transfer);
     Ok(())
 }
 
@@ -170,7 +154,8 @@ fn monitor_transfer_cpu(world: &mut ZbWorld) -> Result<()> {
 fn efficient_copying(world: &mut ZbWorld) -> Result<()> {
     let t = world
         .current()?
-        .scratch::<CpuUsage>()
+        .measurement
+        .cpu
         .transfer
         .context("the transfer was not measured")?;
     // Zero CPU would mean the clock measures nothing, and the idle check proved nothing.

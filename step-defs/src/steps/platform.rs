@@ -23,19 +23,15 @@ use zerobuffer_test_support::RawBuffer;
 use crate::drivers::endpoints::{name_round_trip, refused_as_invalid, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::os::{existing_objects, object_paths};
-use crate::drivers::roles::{broadcast_subject, kept_scratch};
+use crate::drivers::roles::{broadcast_subject, kept_part};
+use crate::state::buffers::LengthTest;
+use crate::state::lifecycle::Stale;
 use crate::world::{ProcessState, ZbWorld};
 
 /// Size of a glibc `sem_t`, the content of a `/dev/shm/sem.*` file on 64-bit Linux.
 const SEM_T_SIZE: u64 = 32;
 
 // ---- 8.1 Linux shared memory verification ----------------------------------------------------
-
-/// The buffer "gracefully shutdown" closed.
-#[derive(Default)]
-struct Shutdown {
-    buffer: Option<String>,
-}
 
 fn current_buffer(world: &mut ZbWorld) -> Result<(String, Arc<Reader>)> {
     let state = world.current()?;
@@ -145,7 +141,7 @@ fn gracefully_shutdown(world: &mut ZbWorld) -> Result<()> {
         Arc::try_unwrap(reader)
             .map_err(|_| anyhow!("the reader is still in use by background work"))?,
     );
-    state.scratch::<Shutdown>().buffer = Some(name);
+    state.lifecycle.shutdown.buffer = Some(name);
     Ok(())
 }
 
@@ -153,7 +149,8 @@ fn gracefully_shutdown(world: &mut ZbWorld) -> Result<()> {
 fn proper_cleanup(world: &mut ZbWorld, dir: String) -> Result<()> {
     let name = world
         .current()?
-        .scratch::<Shutdown>()
+        .lifecycle
+        .shutdown
         .buffer
         .clone()
         .context("no buffer was shut down")?;
@@ -284,13 +281,6 @@ fn same_rules_on_both(world: &mut ZbWorld) -> Result<()> {
     Ok(())
 }
 
-/// Outcome of "test maximum name length".
-#[derive(Default)]
-struct LengthTest {
-    longest: Option<(usize, Result<()>)>,
-    too_long: Option<(usize, Result<()>)>,
-}
-
 #[when(regex = r"^test maximum name length$")]
 fn test_maximum_name_length(world: &mut ZbWorld) -> Result<()> {
     // Names get the run suffix: pad the base so the full name is exactly the limit.
@@ -301,13 +291,13 @@ fn test_maximum_name_length(world: &mut ZbWorld) -> Result<()> {
         longest: Some((longest.len(), name_round_trip(&longest))),
         too_long: Some((too_long.len(), refused_as_invalid(&too_long))),
     };
-    *world.current()?.scratch::<LengthTest>() = outcome;
+    world.current()?.buffers.length_test = outcome;
     Ok(())
 }
 
 #[then(regex = r"^both platforms should handle it correctly$")]
 fn both_platforms_handle_it(world: &mut ZbWorld) -> Result<()> {
-    let test = world.current()?.scratch::<LengthTest>();
+    let test = &mut world.current()?.buffers.length_test;
     let (Some((long_len, longest)), Some((over_len, too_long))) =
         (test.longest.take(), test.too_long.take())
     else {
@@ -343,21 +333,9 @@ const ORPHAN_CONFIG: BufferConfig = BufferConfig::new(64, 4096);
 /// Tokens left in the orphaned semaphores: a reused sem-w would announce phantom frames.
 const ORPHAN_TOKENS: u32 = 3;
 
-/// The stale objects pre-created for one name.
-#[derive(Default)]
-struct Stale {
-    name: Option<String>,
-    dead_pid: u64,
-    /// Holds the stale lock file locked until the creation, so stale scans of readers created
-    /// elsewhere on the host meanwhile leave our setup alone; released right before it.
-    guard: Option<File>,
-    /// Stale objects found in place right before the creation.
-    present_before: Vec<String>,
-}
-
 fn stale_for<'w>(world: &'w mut ZbWorld, base: &str) -> Result<&'w mut Stale> {
     let name = world.buffer_name(base);
-    let stale = broadcast_subject(world).scratch::<Stale>();
+    let stale = &mut broadcast_subject(world).lifecycle.stale;
     match &stale.name {
         Some(n) if *n != name => bail!("stale objects were prepared for '{n}', not '{name}'"),
         Some(_) => {}
@@ -437,9 +415,14 @@ fn create_orphaned_semaphores(world: &mut ZbWorld, buffer: String) -> Result<()>
 #[when(regex = r"^the '([^']*)' process attempts to create buffer '([^']*)'$")]
 fn attempts_to_create(world: &mut ZbWorld, process: String, buffer: String) -> Result<()> {
     let name = world.buffer_name(&buffer);
-    let prepared = kept_scratch::<Stale>(world, &process, |s| s.name.is_some())
-        .ok()
-        .filter(|s| s.name.as_deref() == Some(name.as_str()));
+    let prepared = kept_part(
+        world,
+        &process,
+        |s| &mut s.lifecycle.stale,
+        |s| s.name.is_some(),
+    )
+    .ok()
+    .filter(|s| s.name.as_deref() == Some(name.as_str()));
     if let Some(stale) = prepared {
         // From here on the lock file is as a dead reader leaves it: present, unlocked.
         stale.guard = None;
@@ -461,7 +444,12 @@ fn attempts_to_create(world: &mut ZbWorld, process: String, buffer: String) -> R
 fn created_over_stale(world: &mut ZbWorld) -> Result<(Arc<Reader>, String, Vec<String>, u64)> {
     let process = world.current()?.name.clone();
     let (name, present, dead) = {
-        let stale = kept_scratch::<Stale>(world, &process, |s| s.name.is_some())?;
+        let stale = kept_part(
+            world,
+            &process,
+            |s| &mut s.lifecycle.stale,
+            |s| s.name.is_some(),
+        )?;
         (
             stale.name.clone().expect("checked"),
             stale.present_before.clone(),

@@ -49,10 +49,6 @@ fn debug_mode(world: &mut ZbWorld) -> Result<()> {
 
 // ---- 12.2 Layout and alignment ---------------------------------------------------------------
 
-/// Frames written by "writes various sized frames": (offset, size, sequence).
-#[derive(Default)]
-struct Placed(Vec<(u64, u64, u64)>);
-
 /// Sizes that put frame headers at offsets 17, 40, 119, ... (not multiples of 8).
 const VARIOUS_SIZES: [usize; 8] = [1, 7, 63, 64, 65, 100, 1000, 333];
 
@@ -164,7 +160,7 @@ fn writes_various_sizes(world: &mut ZbWorld) -> Result<()> {
         })??;
         placed.push((offset, size as u64, sequence));
     }
-    state.scratch::<Placed>().0 = placed;
+    state.inspection.placed.0 = placed;
     Ok(())
 }
 
@@ -185,7 +181,7 @@ fn access_respects_alignment(world: &mut ZbWorld, process: String) -> Result<()>
     }
     let raw = raw_buffer(state)?;
     let payload = raw.payload_offset();
-    let placed = &state.scratch::<Placed>().0;
+    let placed = &state.inspection.placed.0;
     ensure!(
         !placed.is_empty(),
         "no frames of various sizes were written"

@@ -11,8 +11,10 @@ use zerobuffer::Error;
 use crate::captures::{Millis, Number};
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::patterns::{check_consecutive, check_seeded, read_stream, write_seeded};
+use crate::drivers::patterns::{check_consecutive, check_seeded};
 use crate::drivers::ring::{corrupt_next_header, raw_buffer, unread_entries, HEADER};
+use crate::drivers::streams::{read_stream, write_seeded};
+use crate::state::frames::PacedFlowStats;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 // ---- 6.1 Sequence gap -------------------------------------------------------------------------
@@ -66,10 +68,6 @@ fn error_shows_sequences(
 
 // ---- 6.2 Burst read after a pause -------------------------------------------------------------
 
-/// How many frames "reads all 'N' frames" was asked for.
-#[derive(Default)]
-struct Burst(Option<usize>);
-
 #[when(regex = r"^the '([^']*)' process waits '([^']*)' second before reading$")]
 fn waits_before_reading(world: &mut ZbWorld, process: String, seconds: Number<f64>) -> Result<()> {
     world.process(&process).reader()?;
@@ -92,7 +90,7 @@ fn reads_all_frames(world: &mut ZbWorld, process: String, count: Number<usize>) 
             read_next(state, READ_TIMEOUT).with_context(|| format!("frame {i} of {count}"))?;
         state.received.push(frame);
     }
-    state.scratch::<Burst>().0 = Some(count);
+    state.frames.burst.0 = Some(count);
     Ok(())
 }
 
@@ -100,7 +98,8 @@ fn reads_all_frames(world: &mut ZbWorld, process: String, count: Number<usize>) 
 fn all_frames_received(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let expected = state
-        .scratch::<Burst>()
+        .frames
+        .burst
         .0
         .context("no 'reads all frames' step ran")?;
     ensure!(
@@ -128,19 +127,6 @@ const FLOW_JOB: &str = "continuous-writer";
 /// 100 ms reader cover the ring twice.
 const FLOW_FRAME: usize = 4096;
 
-/// What the continuous writer did.
-#[derive(Debug, Default, Clone, Copy)]
-struct FlowStats {
-    limit: u64,
-    written: u64,
-    /// Writes that started with fewer free bytes than the frame needs: they could only
-    /// complete after the reader released space, i.e. they blocked on the full buffer.
-    blocked: u64,
-}
-
-#[derive(Default)]
-struct Flow(Option<FlowStats>);
-
 /// Writes seeded frames in the background: twice what the ring holds, plus one, so it must
 /// fill the ring and then wait for the reader. Then it leaves (the reader sees the stream end).
 #[when(regex = r"^the '([^']*)' process writes frames continuously$")]
@@ -151,9 +137,9 @@ fn writes_continuously(world: &mut ZbWorld, process: String) -> Result<()> {
     let limit = 2 * (payload / total) + 1;
     let writer = state.writer()?;
     state.jobs.spawn(FLOW_JOB, move |stop| {
-        let mut stats = FlowStats {
+        let mut stats = PacedFlowStats {
             limit,
-            ..FlowStats::default()
+            ..PacedFlowStats::default()
         };
         while stats.written < limit {
             ensure!(
@@ -192,12 +178,12 @@ fn reads_one_frame_every(world: &mut ZbWorld, process: String, delay: Millis) ->
 }
 
 /// The continuous writer's statistics, joining it on first use.
-fn flow_stats(state: &mut ProcessState) -> Result<FlowStats> {
-    if let Some(stats) = state.scratch::<Flow>().0 {
+fn flow_stats(state: &mut ProcessState) -> Result<PacedFlowStats> {
+    if let Some(stats) = state.frames.paced_flow.0 {
         return Ok(stats);
     }
-    let stats: FlowStats = state.jobs.join(FLOW_JOB, JOIN_TIMEOUT)?;
-    state.scratch::<Flow>().0 = Some(stats);
+    let stats: PacedFlowStats = state.jobs.join(FLOW_JOB, JOIN_TIMEOUT)?;
+    state.frames.paced_flow.0 = Some(stats);
     Ok(stats)
 }
 
@@ -244,14 +230,6 @@ fn flow_control_works(world: &mut ZbWorld) -> Result<()> {
 
 const SIGNAL_FRAME: usize = 1024;
 
-/// Writer side: the first frame's sequence and the reader's read count at that time.
-#[derive(Default)]
-struct FirstSignal(Option<(u64, u64)>);
-
-/// Reader side: `sem-w` value and unread frames just before "should process both frames".
-#[derive(Default)]
-struct BeforeDrain(Option<(u64, u64)>);
-
 #[when(regex = r"^the '([^']*)' process writes frame and signal$")]
 fn writes_frame_and_signal(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
@@ -260,7 +238,7 @@ fn writes_frame_and_signal(world: &mut ZbWorld, process: String) -> Result<()> {
         let sequence = write_seeded(w, SIGNAL_FRAME)?;
         Ok((sequence, w.oieb_snapshot().payload_read_count))
     })??;
-    state.scratch::<FirstSignal>().0 = Some((sequence, read_count));
+    state.frames.first_signal.0 = Some((sequence, read_count));
     Ok(())
 }
 
@@ -268,7 +246,8 @@ fn writes_frame_and_signal(world: &mut ZbWorld, process: String) -> Result<()> {
 fn writes_another_frame(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let (first, read_count) = state
-        .scratch::<FirstSignal>()
+        .frames
+        .first_signal
         .0
         .context("no frame was written by 'writes frame and signal'")?;
     let (sequence, reads_before) = state.with_writer(|w| -> Result<(u64, u64)> {
@@ -297,7 +276,7 @@ fn processes_both_frames(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
     let signals = state.reader()?.pending_frames()?;
     let unread = unread_frames(state)?;
-    state.scratch::<BeforeDrain>().0 = Some((signals, unread));
+    state.frames.before_drain.0 = Some((signals, unread));
     let first = read_next(state, READ_TIMEOUT).context("the first frame")?;
     let second = read_next(state, READ_TIMEOUT).context("the second frame")?;
     check_consecutive(&[first.clone(), second.clone()], first.sequence)?;
@@ -316,7 +295,7 @@ fn semaphore_reflects_pending(world: &mut ZbWorld) -> Result<()> {
         signals == unread,
         "sem-w holds {signals} signals for {unread} unread frames"
     );
-    if let Some((signals, unread)) = state.scratch::<BeforeDrain>().0 {
+    if let Some((signals, unread)) = state.frames.before_drain.0 {
         ensure!(
             signals == unread,
             "before draining, sem-w held {signals} signals for {unread} unread frames"

@@ -5,14 +5,9 @@ use anyhow::{ensure, Result};
 use cucumber::{then, when};
 
 use crate::captures::{Millis, Number};
-use crate::drivers::patterns::{check_consecutive, check_seeded, read_stream, spawn_seeded_stream};
+use crate::drivers::patterns::{check_consecutive, check_seeded};
+use crate::drivers::streams::{read_stream, spawn_seeded_stream};
 use crate::world::ZbWorld;
-
-/// What "reads frames with ... delay" recorded.
-#[derive(Default)]
-struct Stream {
-    sequence_errors: Vec<String>,
-}
 
 #[when(regex = r"^the '(.*)' process writes '(.*)' frames of size '(.*)' as fast as possible$")]
 fn writes_frames_fast(
@@ -30,10 +25,7 @@ fn reads_with_delay(world: &mut ZbWorld, process: String, delay: Millis) -> Resu
     let delay = delay.0;
     let state = world.process(&process);
     if let Some(e) = read_stream(state, delay)? {
-        state
-            .scratch::<Stream>()
-            .sequence_errors
-            .push(e.to_string());
+        state.frames.stream.sequence_errors.push(e.to_string());
     }
     Ok(())
 }
@@ -61,7 +53,7 @@ fn sequential_from(world: &mut ZbWorld, process: String, first: Number<u64>) -> 
 #[then(regex = r"^no sequence errors should have occurred$")]
 fn no_sequence_errors(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
-    let errors = &state.scratch::<Stream>().sequence_errors;
+    let errors = &state.frames.stream.sequence_errors;
     ensure!(errors.is_empty(), "sequence errors: {errors:?}");
     Ok(())
 }

@@ -3,7 +3,7 @@
 use std::hint::black_box;
 use std::sync::atomic::{fence, AtomicU64, Ordering};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
@@ -13,34 +13,8 @@ use crate::drivers::measure::best_ns;
 use crate::drivers::poll::spin_until;
 use crate::drivers::roles::test_subject;
 use crate::drivers::scale;
+use crate::state::measurement::Handoff;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
-
-#[derive(Default)]
-struct Barriers {
-    /// Nanoseconds per operation, best of several runs: (name, cost).
-    costs: Vec<(&'static str, f64)>,
-    handoffs: Vec<Handoff>,
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Handoff {
-    barriers: bool,
-    messages: u64,
-    mismatches: u64,
-    per_message: Duration,
-}
-
-impl Handoff {
-    /// The faster of two rounds, with the torn messages of both.
-    fn best(self, other: Handoff) -> Handoff {
-        Handoff {
-            messages: self.messages + other.messages,
-            mismatches: self.mismatches + other.mismatches,
-            per_message: self.per_message.min(other.per_message),
-            ..self
-        }
-    }
-}
 
 #[given(regex = r"^measure atomic fence operations$")]
 fn measure_fences(world: &mut ZbWorld) -> Result<()> {
@@ -74,7 +48,7 @@ fn measure_fences(world: &mut ZbWorld) -> Result<()> {
             "barrier cost"
         );
     }
-    test_subject(world)?.scratch::<Barriers>().costs = costs;
+    test_subject(world)?.measurement.barriers.costs = costs;
     Ok(())
 }
 
@@ -141,13 +115,13 @@ fn compare_barriers(world: &mut ZbWorld) -> Result<()> {
             "cross-thread handoff"
         );
     }
-    test_subject(world)?.scratch::<Barriers>().handoffs = vec![with, without];
+    test_subject(world)?.measurement.barriers.handoffs = vec![with, without];
     Ok(())
 }
 
 #[then(regex = r"^verify data integrity maintained$")]
 fn data_integrity_maintained(world: &mut ZbWorld) -> Result<()> {
-    let handoffs = &test_subject(world)?.scratch::<Barriers>().handoffs;
+    let handoffs = &test_subject(world)?.measurement.barriers.handoffs;
     ensure!(handoffs.len() == 2, "the handoff comparison did not run");
     for h in handoffs {
         ensure!(h.messages > 0, "no messages were passed");
@@ -168,7 +142,7 @@ fn data_integrity_maintained(world: &mut ZbWorld) -> Result<()> {
 #[then(regex = r"^expect less than '([^']*)' ns per barrier$")]
 fn expect_barrier_cost(world: &mut ZbWorld, limit: String) -> Result<()> {
     let limit: f64 = num(limit.trim().trim_end_matches("ns").trim())?;
-    let costs = &test_subject(world)?.scratch::<Barriers>().costs;
+    let costs = &test_subject(world)?.measurement.barriers.costs;
     ensure!(!costs.is_empty(), "no barrier cost was measured");
     // Each cost is the best of seven runs of a million operations or more: scheduling noise
     // can only slow a run, so the best one is the instruction's own cost.

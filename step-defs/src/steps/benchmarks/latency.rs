@@ -8,15 +8,15 @@ use cucumber::then;
 use zerobuffer::Writer;
 
 use crate::captures::num;
+use crate::drivers::bench::{check_fits, spawn_bench, BENCH_READ_TIMEOUT};
 use crate::drivers::drain::wait_taken;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::measure::{
-    check_fits, parse_size, spawn_bench, us, Summary, BENCH_READ_TIMEOUT,
-};
+use crate::drivers::measure::{parse_size, us, Summary};
 use crate::drivers::os::monotonic_ns;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::scale;
+use crate::drivers::streams::write_seeded;
 use crate::drivers::tables::data_table;
+use crate::state::measurement::Row;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 const JOB: &str = "latency";
@@ -36,18 +36,6 @@ fn expected_bound(text: &str) -> Result<Duration> {
         "low milliseconds" => Ok(Duration::from_millis(10)),
         other => bail!("unknown expectation '{other}' (sub-millisecond or low milliseconds)"),
     }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Row {
-    size: usize,
-    iterations: usize,
-    bound: Option<Duration>,
-}
-
-#[derive(Default)]
-struct Latency {
-    results: Vec<(Row, Summary)>,
 }
 
 #[then(regex = r"^measure latency for frame sizes:$")]
@@ -95,9 +83,9 @@ fn report_latency(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     if state.jobs.is_running(JOB) {
         let results = state.jobs.join(JOB, JOIN_TIMEOUT * 4)?;
-        state.scratch::<Latency>().results = results;
+        state.measurement.latency.results = results;
     }
-    let results = &state.scratch::<Latency>().results;
+    let results = &state.measurement.latency.results;
     ensure!(!results.is_empty(), "no latency was measured");
     for (row, s) in results {
         let size = row.size;

@@ -13,13 +13,15 @@ use rustix::time::ClockId;
 use zerobuffer::NamedSemaphore;
 
 use crate::captures::num;
+use crate::drivers::bench::BENCH_READ_TIMEOUT;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::measure::{best_ns, cpu_share, us, Summary, BENCH_READ_TIMEOUT};
+use crate::drivers::measure::{best_ns, cpu_share, us, Summary};
 use crate::drivers::os::{cpu_time, monotonic_ns};
 use crate::drivers::poll::spin_until;
 use crate::drivers::roles::test_subject;
 use crate::drivers::scale;
 use crate::drivers::tables::data_table;
+use crate::state::measurement::{BenchSemaphores, Impact, RateResult, Signalling};
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// The shared feature file's rows, for an orchestrator that drops tables.
@@ -39,71 +41,12 @@ const MEASURABLE_CPU: f64 = 0.01;
 /// tested.
 const RATE_SHARE: f64 = 0.5;
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Impact {
-    Negligible,
-    Measurable,
-}
-
 fn parse_impact(text: &str) -> Result<Impact> {
     match text.trim().to_ascii_lowercase().as_str() {
         "negligible" => Ok(Impact::Negligible),
         "measurable" => Ok(Impact::Measurable),
         other => bail!("unknown expected impact '{other}' (negligible or measurable)"),
     }
-}
-
-/// The two semaphores of a buffer name, created for the benchmark and unlinked on drop.
-struct BenchSemaphores {
-    names: [String; 2],
-    ping: Arc<NamedSemaphore>,
-    pong: Arc<NamedSemaphore>,
-}
-
-impl BenchSemaphores {
-    fn create(buffer: &str) -> Result<Self> {
-        let names = [format!("/sem-w-{buffer}"), format!("/sem-r-{buffer}")];
-        let ping = NamedSemaphore::create(&names[0]).context("creating a semaphore")?;
-        let pong = match NamedSemaphore::create(&names[1]) {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = NamedSemaphore::unlink(&names[0]);
-                return Err(e).context("creating a semaphore");
-            }
-        };
-        Ok(BenchSemaphores {
-            names,
-            ping: Arc::new(ping),
-            pong: Arc::new(pong),
-        })
-    }
-}
-
-impl Drop for BenchSemaphores {
-    fn drop(&mut self) {
-        for name in &self.names {
-            let _ = NamedSemaphore::unlink(name);
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-struct RateResult {
-    rate: u64,
-    impact: Option<Impact>,
-    signals: usize,
-    achieved_hz: f64,
-    latency: Summary,
-    waiter_cpu: f64,
-    signaller_cpu: f64,
-}
-
-#[derive(Default)]
-struct Signalling {
-    semaphores: Option<BenchSemaphores>,
-    post_wait_ns: f64,
-    wake_up: Option<Summary>,
-    rates: Vec<RateResult>,
 }
 
 #[given(regex = r"^measure sem_post/sem_wait operation cost$")]
@@ -144,7 +87,7 @@ fn measure_semaphore_cost(world: &mut ZbWorld) -> Result<()> {
         "semaphore cost"
     );
     let state = test_subject(world)?;
-    *state.scratch::<Signalling>() = Signalling {
+    state.measurement.signalling = Signalling {
         semaphores: Some(sems),
         post_wait_ns,
         wake_up: Some(wake_up),
@@ -181,7 +124,8 @@ fn test_at_rates(world: &mut ZbWorld, step: &Step) -> Result<()> {
     ensure!(!rows.is_empty(), "the table lists no rate");
     let state = test_subject(world)?;
     let sems = state
-        .scratch::<Signalling>()
+        .measurement
+        .signalling
         .semaphores
         .as_ref()
         .context("no semaphores were set up by the cost measurement")?;
@@ -195,7 +139,7 @@ fn test_at_rates(world: &mut ZbWorld, step: &Step) -> Result<()> {
         r.impact = impact;
         results.push(r);
     }
-    state.scratch::<Signalling>().rates = results;
+    state.measurement.signalling.rates = results;
     Ok(())
 }
 
@@ -265,7 +209,7 @@ fn at_rate(sem: &Arc<NamedSemaphore>, rate: u64, signals: usize) -> Result<RateR
 
 #[then(regex = r"^report CPU usage and latency impact$")]
 fn report_signalling(world: &mut ZbWorld) -> Result<()> {
-    let s = test_subject(world)?.scratch::<Signalling>();
+    let s = &mut test_subject(world)?.measurement.signalling;
     ensure!(s.post_wait_ns > 0.0, "no post/wait cost was measured");
     let wake_up = s.wake_up.context("no wake-up latency was measured")?;
     wake_up.check_ordered("wake-up")?;

@@ -12,13 +12,15 @@ use zerobuffer::testdata::frame_data;
 use zerobuffer::{BufferConfig, Writer};
 
 use crate::captures::Seconds;
+use crate::drivers::bench::{check_fits, spawn_bench};
 use crate::drivers::endpoints::create_buffer;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::measure::{check_cpu, check_fits, cpu_share, parse_size, spawn_bench};
+use crate::drivers::measure::{check_cpu, cpu_share, parse_size};
 use crate::drivers::os::cpu_time;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::scale;
+use crate::drivers::streams::write_seeded;
 use crate::drivers::tables::data_table;
+use crate::state::measurement::{Metrics, Throughput};
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// "Large config": room for frames of 10 MiB from any ring position.
@@ -43,13 +45,6 @@ fn creates_buffer_large(world: &mut ZbWorld, process: String, buffer: String) ->
     create_buffer(world, &process, &buffer, LARGE_CONFIG)
 }
 
-/// The rates a row's `metric` column asks for.
-#[derive(Debug, Clone, Copy, Default)]
-struct Metrics {
-    frames_per_s: bool,
-    mb_per_s: bool,
-}
-
 fn parse_metrics(text: &str) -> Result<Metrics> {
     let mut m = Metrics::default();
     for metric in text.split(',').map(str::trim) {
@@ -60,28 +55,6 @@ fn parse_metrics(text: &str) -> Result<Metrics> {
         }
     }
     Ok(m)
-}
-
-#[derive(Debug, Clone, Copy)]
-struct Throughput {
-    size: usize,
-    metrics: Metrics,
-    frames: u64,
-    elapsed: Duration,
-    writer_cpu: Duration,
-    /// Best plain copy rate of the same size in bytes/s, measured right after.
-    memcpy: f64,
-}
-
-impl Throughput {
-    fn bytes_per_s(&self) -> f64 {
-        (self.frames * self.size as u64) as f64 / self.elapsed.as_secs_f64()
-    }
-}
-
-#[derive(Default)]
-struct ThroughputRun {
-    results: Vec<Throughput>,
 }
 
 #[then(regex = r"^measure throughput for '([^']*)' seconds with frame sizes:$")]
@@ -154,9 +127,9 @@ fn throughput_results(world: &mut ZbWorld) -> Result<&Vec<Throughput>> {
     let state = world.current()?;
     if state.jobs.is_running(JOB) {
         let results = state.jobs.join(JOB, JOIN_TIMEOUT * 4)?;
-        state.scratch::<ThroughputRun>().results = results;
+        state.measurement.throughput.results = results;
     }
-    let results = &state.scratch::<ThroughputRun>().results;
+    let results = &state.measurement.throughput.results;
     ensure!(!results.is_empty(), "no throughput was measured");
     Ok(results)
 }

@@ -9,12 +9,13 @@ use cucumber::{given, then, when};
 use zerobuffer_test_support::RawBuffer;
 
 use crate::captures::Percent;
+use crate::drivers::bench::spawn_bench;
 use crate::drivers::drain::scenario_buffer;
 use crate::drivers::endpoints::connect_writer_named;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::measure::spawn_bench;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::ring::HEADER;
+use crate::drivers::streams::write_seeded;
+use crate::state::measurement::Utilisation;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 const UTILISATION_FRAME: usize = 1024;
@@ -23,17 +24,6 @@ const UTILISATION_FRAME: usize = 1024;
 const READER_HOLD: Duration = Duration::from_millis(2);
 const LOAD_PHASE: Duration = Duration::from_millis(300);
 const UTILISATION_JOB: &str = "utilization";
-
-#[derive(Default)]
-struct Utilisation {
-    configured: bool,
-    /// (time since start, fill of the ring 0..=1).
-    samples: Vec<(Duration, f64)>,
-    load_end: Duration,
-    frames: u64,
-    degraded_at: Option<Duration>,
-    recovered_after: Option<Duration>,
-}
 
 /// What the monitoring job hands over.
 struct Monitored {
@@ -56,7 +46,7 @@ fn writer_faster_than_reader(world: &mut ZbWorld, process: String) -> Result<()>
         (UTILISATION_FRAME as u64 + HEADER) * 4 <= payload,
         "the {payload}-byte ring is too small to watch it fill with {UTILISATION_FRAME}-byte frames"
     );
-    state.scratch::<Utilisation>().configured = true;
+    state.measurement.utilisation.configured = true;
     Ok(())
 }
 
@@ -64,7 +54,7 @@ fn writer_faster_than_reader(world: &mut ZbWorld, process: String) -> Result<()>
 fn monitor_utilisation(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     ensure!(
-        state.scratch::<Utilisation>().configured,
+        state.measurement.utilisation.configured,
         "the writer was not configured to be faster than the reader"
     );
     let raw = RawBuffer::open(state.buffer()?)?;
@@ -122,10 +112,10 @@ fn monitor_utilisation(world: &mut ZbWorld) -> Result<()> {
 fn utilisation(state: &mut ProcessState) -> Result<&mut Utilisation> {
     if state.jobs.is_running(UTILISATION_JOB) {
         let m: Monitored = state.jobs.join(UTILISATION_JOB, JOIN_TIMEOUT)?;
-        let u = state.scratch::<Utilisation>();
+        let u = &mut state.measurement.utilisation;
         (u.samples, u.load_end, u.frames) = (m.samples, m.load_end, m.frames);
     }
-    let u = state.scratch::<Utilisation>();
+    let u = &mut state.measurement.utilisation;
     ensure!(!u.samples.is_empty(), "the utilization was not monitored");
     Ok(u)
 }

@@ -8,8 +8,8 @@ use zerobuffer::testdata::frame_data;
 use zerobuffer::{align_to_block, BufferConfig, Reader, Writer};
 
 use crate::captures::num;
+use crate::drivers::bench::BENCH_READ_TIMEOUT;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::measure::BENCH_READ_TIMEOUT;
 use crate::drivers::ring::HEADER;
 use crate::drivers::roles::test_subject;
 use crate::drivers::scale;
@@ -20,16 +20,6 @@ const WRAP_FRAME: usize = (64 << 10) - HEADER as usize;
 /// Rounds of each ring, alternating; the overhead compares the best round of each.
 const ROUNDS: usize = 21;
 
-#[derive(Default)]
-struct WrapBench {
-    ratio: Option<f64>,
-    /// Time per frame of each round, wrapping and tiling, measured alternately.
-    wrapping: Vec<Duration>,
-    tiling: Vec<Duration>,
-    tiling_checked: bool,
-    overhead_pct: Option<f64>,
-}
-
 #[given(regex = r"^buffer size is '([^']*)' frame size to force wrap$")]
 fn buffer_size_forces_wrap(world: &mut ZbWorld, ratio: String) -> Result<()> {
     let ratio: f64 = num(ratio.trim().trim_end_matches(['x', 'X', '×']))?;
@@ -38,7 +28,7 @@ fn buffer_size_forces_wrap(world: &mut ZbWorld, ratio: String) -> Result<()> {
         ratio > 1.0 && ratio < 2.0,
         "a ring of {ratio} frames does not force a wrap on every frame"
     );
-    test_subject(world)?.scratch::<WrapBench>().ratio = Some(ratio);
+    test_subject(world)?.measurement.wrap.ratio = Some(ratio);
     Ok(())
 }
 
@@ -98,7 +88,7 @@ fn measure_with_wrap(world: &mut ZbWorld) -> Result<()> {
         world.buffer_name("test-wrap-overhead-wrapping"),
         world.buffer_name("test-wrap-overhead-tiling"),
     );
-    let bench = test_subject(world)?.scratch::<WrapBench>();
+    let bench = &mut test_subject(world)?.measurement.wrap;
     let ratio = bench.ratio.context("no ring size was given")?;
     let frame = WRAP_FRAME as u64 + HEADER;
     let payload = align_to_block((ratio * frame as f64).ceil() as u64) as usize;
@@ -138,7 +128,7 @@ fn measure_with_wrap(world: &mut ZbWorld) -> Result<()> {
 
 #[when(regex = r"^measure performance without wrap-around$")]
 fn measure_without_wrap(world: &mut ZbWorld) -> Result<()> {
-    let bench = test_subject(world)?.scratch::<WrapBench>();
+    let bench = &mut test_subject(world)?.measurement.wrap;
     ensure!(
         bench.tiling.len() == ROUNDS && bench.wrapping.len() == ROUNDS,
         "the rounds without wrap-around run alternately with those of the measurement with \
@@ -151,7 +141,7 @@ fn measure_without_wrap(world: &mut ZbWorld) -> Result<()> {
 
 #[then(regex = r"^calculate overhead percentage$")]
 fn calculate_overhead(world: &mut ZbWorld) -> Result<()> {
-    let bench = test_subject(world)?.scratch::<WrapBench>();
+    let bench = &mut test_subject(world)?.measurement.wrap;
     ensure!(bench.tiling_checked, "no run without wrap-around");
     ensure!(
         bench
@@ -182,7 +172,8 @@ fn calculate_overhead(world: &mut ZbWorld) -> Result<()> {
 fn expect_wrap_impact(world: &mut ZbWorld, limit: String) -> Result<()> {
     let limit: f64 = num(limit.trim().trim_end_matches('%'))?;
     let overhead = test_subject(world)?
-        .scratch::<WrapBench>()
+        .measurement
+        .wrap
         .overhead_pct
         .context("no overhead was calculated")?;
     ensure!(

@@ -11,9 +11,10 @@ use zerobuffer_test_support::RawBuffer;
 use crate::captures::num;
 use crate::drivers::endpoints::{create_buffer, with_cause, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
-use crate::drivers::patterns::write_seeded;
 use crate::drivers::ring::{unread_entries, HEADER};
+use crate::drivers::streams::write_seeded;
 use crate::drivers::tables::{data_table, DataTable};
+use crate::state::inspection::FreeSpaceRow;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// protocol.md §3.7.
@@ -28,25 +29,6 @@ fn continuous_free_bytes(size: u64, write_pos: u64, read_pos: u64) -> u64 {
         read_pos - write_pos
     }
 }
-
-/// One row as measured on a real buffer.
-#[derive(Debug)]
-struct FreeSpaceRow {
-    /// The row's value; `None` for "calculated" (the formula itself).
-    expected: Option<u64>,
-    /// The §3.7 formula applied to the positions in the OIEB.
-    formula: u64,
-    /// The largest free run a frame could use, found by walking the unread frames.
-    scanned: u64,
-    /// The writer takes a frame of exactly `scanned` bytes (header included) at once ...
-    writer_takes: bool,
-    /// ... and refuses one byte more.
-    writer_refuses_more: bool,
-}
-
-/// Every row as measured, with the row's name for messages.
-#[derive(Default)]
-struct FreeSpaceCheck(Vec<(String, FreeSpaceRow)>);
 
 #[given(regex = r"^the '([^']*)' process creates buffer '([^']*)' with specific configuration$")]
 fn creates_buffer_specific(world: &mut ZbWorld, process: String, buffer: String) -> Result<()> {
@@ -138,7 +120,7 @@ fn tests_continuous_free_bytes(world: &mut ZbWorld, step: &Step) -> Result<()> {
         tracing::debug!(?result, "continuous free bytes");
         measured.push((at, result));
     }
-    world.current()?.scratch::<FreeSpaceCheck>().0 = measured;
+    world.current()?.inspection.free_space.0 = measured;
     Ok(())
 }
 
@@ -230,7 +212,7 @@ fn scanned_continuous_free(raw: &RawBuffer) -> Result<u64> {
 
 #[then(regex = r"^the '([^']*)' process calculations should match specification$")]
 fn calculations_match(world: &mut ZbWorld, process: String) -> Result<()> {
-    let rows = &world.process(&process).scratch::<FreeSpaceCheck>().0;
+    let rows = &world.process(&process).inspection.free_space.0;
     ensure!(!rows.is_empty(), "no continuous free bytes were calculated");
     let mut problems = Vec::new();
     for (at, r) in rows {

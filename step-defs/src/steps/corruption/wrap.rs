@@ -11,9 +11,11 @@ use zerobuffer::{Error, OiebSnapshot};
 use crate::captures::Number;
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::patterns::{write_pattern, Pattern};
+use crate::drivers::patterns::Pattern;
 use crate::drivers::poll::poll_until;
 use crate::drivers::ring::{raw_buffer, HEADER};
+use crate::drivers::streams::write_pattern;
+use crate::state::frames::WrapWrite;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 /// How long the check lets a wrapping write that has its room finish.
@@ -21,20 +23,9 @@ const SETTLE: Duration = Duration::from_secs(2);
 
 const WRAP_JOB: &str = "wrapping-write";
 
-/// The write that has to wrap, as "attempts to write ... byte frame" started it.
-#[derive(Default, Clone, Copy)]
-struct WrapWrite {
-    /// Write position before the write: where the wrap marker goes.
-    from: u64,
-    len: usize,
-    pattern: Option<Pattern>,
-    /// Set once the background write finished.
-    sequence: Option<u64>,
-}
-
 impl WrapWrite {
     fn get(state: &mut ProcessState) -> Result<WrapWrite> {
-        let wrap = *state.scratch::<WrapWrite>();
+        let wrap = state.frames.wrap_write;
         ensure!(wrap.pattern.is_some(), "no wrapping write was attempted");
         Ok(wrap)
     }
@@ -83,7 +74,7 @@ fn attempts_wrapping_write(
     let len: usize = size.0;
     let state = world.current()?;
     let before = state.with_writer(|w| w.oieb_snapshot())?;
-    *state.scratch::<WrapWrite>() = WrapWrite {
+    state.frames.wrap_write = WrapWrite {
         from: before.payload_write_pos,
         len,
         pattern: Some(pattern),
@@ -139,7 +130,7 @@ fn finish_wrap(state: &mut ProcessState, wrap: WrapWrite) -> Result<u64> {
     }
     let result: Result<u64, Error> = state.jobs.join(WRAP_JOB, JOIN_TIMEOUT)?;
     let sequence = result.with_context(|| format!("writing the {}-byte frame", wrap.len))?;
-    state.scratch::<WrapWrite>().sequence = Some(sequence);
+    state.frames.wrap_write.sequence = Some(sequence);
     Ok(sequence)
 }
 
@@ -216,13 +207,10 @@ fn frame_at_buffer_start(world: &mut ZbWorld) -> Result<()> {
         .check(&data, sequence)
 }
 
-/// OIEB before and after "reads next frame".
-#[derive(Default)]
-struct ReadTrace(Option<(OiebSnapshot, OiebSnapshot)>);
-
 fn read_trace(state: &mut ProcessState) -> Result<(OiebSnapshot, OiebSnapshot, ReceivedFrame)> {
     let (before, after) = state
-        .scratch::<ReadTrace>()
+        .frames
+        .read_trace
         .0
         .context("no frame was read by 'reads next frame'")?;
     let frame = state.last_frame.clone().context("no frame was kept")?;
@@ -235,7 +223,7 @@ fn reads_next_frame(world: &mut ZbWorld, process: String) -> Result<()> {
     let raw = raw_buffer(state)?;
     let before = raw.oieb();
     read_next(state, READ_TIMEOUT)?;
-    state.scratch::<ReadTrace>().0 = Some((before, raw.oieb()));
+    state.frames.read_trace.0 = Some((before, raw.oieb()));
     Ok(())
 }
 

@@ -12,11 +12,12 @@ use zerobuffer::Error;
 
 use crate::captures::{Millis, Number, Seconds};
 use crate::drivers::duplex::{
-    client, connect_client, receive, request_for, scratch, send, send_numbered,
-    timestamped_request, ZeroCopyRequest, NO_EXTRA_WAIT, ORDERED_RESPONSE_TIMEOUT,
+    client, connect_client, receive, request_for, send, send_numbered, timestamped_request,
+    NO_EXTRA_WAIT, ORDERED_RESPONSE_TIMEOUT,
 };
 use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::poll_until;
+use crate::state::duplex::ZeroCopyRequest;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT};
 
 // ---- O. Client steps -----------------------------------------------------------------------
@@ -54,7 +55,7 @@ fn response_matches_request(world: &mut ZbWorld, size: Number<usize>) -> Result<
         response.sequence,
         response.data.len()
     );
-    let request = request_for(scratch(state), &response)?;
+    let request = request_for(&state.duplex, &response)?;
     ensure!(
         request == response.data.as_slice(),
         "response {} differs from its request",
@@ -74,11 +75,11 @@ fn sends_requests(world: &mut ZbWorld, process: String, count: String) -> Result
 fn receives_in_order(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
     let count = count.0;
     let state = world.process(&process);
-    let first = scratch(state).responses.len();
+    let first = state.duplex.responses.len();
     for _ in 0..count {
         receive(state, ORDERED_RESPONSE_TIMEOUT)?;
     }
-    check_in_order(&scratch(state).responses[first..])
+    check_in_order(&state.duplex.responses[first..])
 }
 
 /// Sequences increase by one from response to response.
@@ -97,7 +98,7 @@ fn check_in_order(responses: &[ReceivedFrame]) -> Result<()> {
 
 #[then(regex = r"^responses should match requests by content$")]
 fn responses_match_by_content(world: &mut ZbWorld) -> Result<()> {
-    let scratch = scratch(world.current()?);
+    let scratch = &mut world.current()?.duplex;
     ensure!(
         !scratch.responses.is_empty(),
         "no response has been received"
@@ -115,7 +116,7 @@ fn responses_match_by_content(world: &mut ZbWorld) -> Result<()> {
 
 #[then(regex = r"^no responses should be lost or duplicated$")]
 fn none_lost_or_duplicated(world: &mut ZbWorld) -> Result<()> {
-    let scratch = scratch(world.current()?);
+    let scratch = &mut world.current()?.duplex;
     let mut answered = BTreeSet::new();
     for response in &scratch.responses {
         ensure!(
@@ -143,7 +144,7 @@ fn none_lost_or_duplicated(world: &mut ZbWorld) -> Result<()> {
 fn receives_exactly(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
     let count = count.0;
     let state = world.process(&process);
-    while scratch(state).responses.len() < count {
+    while state.duplex.responses.len() < count {
         receive(state, READ_TIMEOUT)?;
     }
     let client = client(state)?;
@@ -157,7 +158,7 @@ fn receives_exactly(world: &mut ZbWorld, process: String, count: Number<usize>) 
         Ok(extra) => bail!("an extra response {} arrived", extra.sequence()),
         Err(e) => bail!("looking for extra responses: {e}"),
     };
-    let got = scratch(state).responses.len();
+    let got = state.duplex.responses.len();
     ensure!(got == count, "{got} responses, expected exactly {count}");
     Ok(())
 }
@@ -165,7 +166,7 @@ fn receives_exactly(world: &mut ZbWorld, process: String, count: Number<usize>) 
 #[then(regex = r"^all '(.*)' responses match their requests$")]
 fn all_responses_match(world: &mut ZbWorld, count: Number<usize>) -> Result<()> {
     let count = count.0;
-    let scratch = scratch(world.current()?);
+    let scratch = &mut world.current()?.duplex;
     ensure!(
         scratch.responses.len() == count && scratch.sent.len() == count,
         "{} responses for {} requests, expected {count} of each",
@@ -185,21 +186,24 @@ fn all_responses_match(world: &mut ZbWorld, count: Number<usize>) -> Result<()> 
 #[when(regex = r"^the '(.*)' process measures total response time$")]
 fn measures_total_time(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let started = scratch(state)
+    let started = state
+        .duplex
         .batch_started
         .ok_or_else(|| anyhow!("no requests were sent to time"))?;
     let client = client(state)?;
     while client.pending_requests() > 0 {
         receive(state, ORDERED_RESPONSE_TIMEOUT)?;
     }
-    scratch(state).measured = Some(started.elapsed());
+    state.duplex.measured = Some(started.elapsed());
     Ok(())
 }
 
 #[then(regex = r"^total time should be at least '(.*)' ms$")]
 fn total_time_at_least(world: &mut ZbWorld, ms: Millis) -> Result<()> {
     let minimum = ms.0;
-    let measured = scratch(world.current()?)
+    let measured = world
+        .current()?
+        .duplex
         .measured
         .ok_or_else(|| anyhow!("no response time was measured"))?;
     ensure!(
@@ -211,7 +215,7 @@ fn total_time_at_least(world: &mut ZbWorld, ms: Millis) -> Result<()> {
 
 #[then(regex = r"^responses should arrive in order$")]
 fn responses_in_order(world: &mut ZbWorld) -> Result<()> {
-    let scratch = scratch(world.current()?);
+    let scratch = &mut world.current()?.duplex;
     check_in_order(&scratch.responses)?;
     let first_sent = scratch.sent.keys().next().copied();
     ensure!(
@@ -239,7 +243,7 @@ fn waits_for_response(world: &mut ZbWorld, process: String, seconds: Seconds) ->
                 data: frame.to_vec(),
             };
             drop(frame);
-            scratch(state).responses.push(received);
+            state.duplex.responses.push(received);
         }
         Err(e) => state.last_error = Some(e),
     }
@@ -280,7 +284,7 @@ fn acquires_request_buffer(
     let len: usize = size.0;
     let state = world.process(&process);
     ensure!(
-        scratch(state).zero_copy.is_none(),
+        state.duplex.zero_copy.is_none(),
         "a zero-copy request is already in progress"
     );
     // The slot owns the client until the request is committed.
@@ -294,7 +298,7 @@ fn acquires_request_buffer(
     })?;
     match ZeroCopyRequest::start(owned, len) {
         Ok(request) => {
-            scratch(state).zero_copy = Some(request);
+            state.duplex.zero_copy = Some(request);
             Ok(())
         }
         Err(ClientReturned { client, error }) => {
@@ -306,7 +310,9 @@ fn acquires_request_buffer(
 
 #[when(regex = r"^the '([^']*)' process fills buffer with test pattern$")]
 fn fills_request_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
-    scratch(world.process(&process))
+    world
+        .process(&process)
+        .duplex
         .zero_copy
         .as_mut()
         .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?
@@ -317,7 +323,8 @@ fn fills_request_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
 #[when(regex = r"^the '([^']*)' process commits request$")]
 fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let request = scratch(state)
+    let request = state
+        .duplex
         .zero_copy
         .take()
         .ok_or_else(|| anyhow!("no zero-copy request buffer was acquired"))?;
@@ -325,7 +332,7 @@ fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
     let len = request.slot.len();
     let (client, sequence, allocations) = request.commit()?;
     state.duplex_client = Some(Arc::new(client));
-    let scratch = scratch(state);
+    let scratch = &mut state.duplex;
     scratch.sent.insert(sequence, simple_data(len));
     scratch.zero_copy_sent = Some((sequence, allocations));
     Ok(())
@@ -334,7 +341,8 @@ fn commits_request(world: &mut ZbWorld, process: String) -> Result<()> {
 #[then(regex = r"^response should contain same test pattern$")]
 fn response_same_pattern(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
-    let (sequence, _) = scratch(state)
+    let (sequence, _) = state
+        .duplex
         .zero_copy_sent
         .clone()
         .ok_or_else(|| anyhow!("no zero-copy request was committed"))?;
@@ -344,7 +352,7 @@ fn response_same_pattern(world: &mut ZbWorld) -> Result<()> {
         "response {} does not answer request {sequence}",
         response.sequence
     );
-    let len = scratch(state).sent[&sequence].len();
+    let len = state.duplex.sent[&sequence].len();
     ensure!(
         response.data.len() == len && is_simple_data(&response.data),
         "the {}-byte response does not hold the {len}-byte test pattern",
@@ -355,7 +363,9 @@ fn response_same_pattern(world: &mut ZbWorld) -> Result<()> {
 
 #[then(regex = r"^no memory allocations in send path$")]
 fn no_allocations_in_send_path(world: &mut ZbWorld) -> Result<()> {
-    let (_, phases) = scratch(world.current()?)
+    let (_, phases) = world
+        .current()?
+        .duplex
         .zero_copy_sent
         .clone()
         .ok_or_else(|| anyhow!("no zero-copy request was sent"))?;
@@ -377,7 +387,7 @@ fn no_allocations_in_send_path(world: &mut ZbWorld) -> Result<()> {
 #[when(regex = r"^the '([^']*)' process sends request$")]
 fn sends_request(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let i = scratch(state).sent.len();
+    let i = state.duplex.sent.len();
     send(state, format!("Request {i}").into_bytes()).map(drop)
 }
 

@@ -10,7 +10,7 @@ use zerobuffer::{Error, ProcessingMode};
 
 use crate::captures::Number;
 use crate::drivers::duplex::{
-    client, connect_client, create_server, ensure_removed, receive, scratch, server, server_log,
+    client, connect_client, create_server, ensure_removed, receive, server, server_log,
     DEFAULT_CHANNEL, PENDING_TIMEOUT,
 };
 use crate::drivers::explain::Explain as _;
@@ -57,7 +57,7 @@ fn disposes_server(world: &mut ZbWorld, process: String, pending: Number<u64>) -
 #[when(regex = r"^a new '([^']*)' process creates immutable duplex channel '([^']*)'$")]
 fn new_server_creates(world: &mut ZbWorld, process: String, channel: String) -> Result<()> {
     create_server(world, &process, &channel, DEFAULT_CHANNEL)?;
-    scratch(world.process(&process)).new_server = true;
+    world.process(&process).duplex.new_server = true;
     Ok(())
 }
 
@@ -65,7 +65,7 @@ fn new_server_creates(world: &mut ZbWorld, process: String, channel: String) -> 
 fn new_server_reuses_name(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     ensure!(
-        scratch(state).new_server,
+        state.duplex.new_server,
         "no new server was created in the '{}' process",
         state.name
     );

@@ -9,9 +9,7 @@ use cucumber::{then, when};
 use zerobuffer::duplex::response_buffer_name;
 
 use crate::captures::Number;
-use crate::drivers::duplex::{
-    client, receive, scratch, server, server_log, BLOCK_PROOF, HANDLER_WAIT,
-};
+use crate::drivers::duplex::{client, receive, server, server_log, BLOCK_PROOF, HANDLER_WAIT};
 use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
@@ -76,14 +74,15 @@ fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> 
         free < len as u64 + HEADER,
         "the response ring has {free} free bytes, enough for the {len}-byte response"
     );
-    scratch(state).blocked_attempt = Some(index);
+    state.duplex.blocked_attempt = Some(index);
     Ok(())
 }
 
 #[then(regex = r"^the '([^']*)' process should unblock and complete write$")]
 fn should_unblock(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let index = scratch(state)
+    let index = state
+        .duplex
         .blocked_attempt
         .ok_or_else(|| anyhow!("no blocked response write was observed before"))?;
     let log = server_log(state);
@@ -107,7 +106,7 @@ fn does_not_read(world: &mut ZbWorld, process: String) -> Result<()> {
     let read = zerobuffer::inspect(&response_buffer_name(client.channel()))?
         .oieb
         .payload_read_count;
-    let recorded = scratch(state).responses.len() as u64;
+    let recorded = state.duplex.responses.len() as u64;
     ensure!(
         read == recorded,
         "{read} responses were read, {recorded} by the steps"

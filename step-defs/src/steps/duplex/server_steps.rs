@@ -9,8 +9,8 @@ use zerobuffer::{BufferConfig, Error, ProcessingMode};
 
 use crate::captures::{Millis, Number, Seconds};
 use crate::drivers::duplex::{
-    connect_client, create_server, scratch, server, server_log, start_handler, Behaviour,
-    DEFAULT_CHANNEL, HANDLER_WAIT,
+    connect_client, create_server, server, server_log, start_handler, Behaviour, DEFAULT_CHANNEL,
+    HANDLER_WAIT,
 };
 use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::poll_until;
@@ -55,7 +55,7 @@ fn creates_channel_mode(
         ),
     };
     create_server(world, &process, &channel, DEFAULT_CHANNEL)?;
-    scratch(world.process(&process)).mode = mode;
+    world.process(&process).duplex.mode = mode;
     Ok(())
 }
 
@@ -202,7 +202,7 @@ fn continues_processing(world: &mut ZbWorld, process: String) -> Result<()> {
     );
     let channel = server.channel().to_owned();
     // Another client is served on the same channel.
-    let delay = match scratch(state).log.state.lock().attempts.last() {
+    let delay = match state.duplex.log.state.lock().attempts.last() {
         Some(a) => a.processing,
         None => Duration::ZERO,
     };

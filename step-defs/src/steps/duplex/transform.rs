@@ -8,8 +8,7 @@ use zerobuffer::testdata::simple_data;
 
 use crate::captures::Number;
 use crate::drivers::duplex::{
-    client, frame_in_ring, last_response, receive, request_for, scratch, send, start_handler,
-    Behaviour,
+    client, frame_in_ring, last_response, receive, request_for, send, start_handler, Behaviour,
 };
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
@@ -38,7 +37,7 @@ fn sends_pattern_frame(world: &mut ZbWorld, process: String, size: Number<usize>
 fn response_xor_transformed(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let response = receive(state, READ_TIMEOUT)?;
-    let request = request_for(scratch(state), &response)?;
+    let request = request_for(&state.duplex, &response)?;
     ensure!(
         request.len() == response.data.len() && !request.is_empty(),
         "response of {} bytes to a {}-byte request",
@@ -62,7 +61,7 @@ fn response_xor_transformed(world: &mut ZbWorld) -> Result<()> {
 fn handler_request_immutable(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let channel = client(state)?.channel().to_owned();
-    let scratch = scratch(state);
+    let scratch = &mut state.duplex;
     let response = last_response(scratch)?;
     let request = request_for(scratch, response)?;
     // The handler has run (its response is here): its request frame must still hold exactly
@@ -79,7 +78,7 @@ fn handler_request_immutable(world: &mut ZbWorld) -> Result<()> {
 fn handler_returns_new_data(world: &mut ZbWorld) -> Result<()> {
     let state = world.current()?;
     let channel = client(state)?.channel().to_owned();
-    let scratch = scratch(state);
+    let scratch = &mut state.duplex;
     let response = last_response(scratch)?;
     let request = request_for(scratch, response)?;
     ensure!(

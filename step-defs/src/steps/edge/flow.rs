@@ -15,24 +15,12 @@ use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
 use crate::drivers::poll::{poll_until, WAIT_SLICE};
 use crate::drivers::ring::HEADER;
+use crate::state::frames::{FlowStats, SlowProgress, SlowRead};
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Labels of the writer and reader loops.
 const FLOW_WRITER: &str = "continuous-writer";
 const SLOW_READER: &str = "slow-reader";
-
-/// This module's state in one process: the slow reader's progress, its result (with the frame
-/// count asked for), and the writer's statistics.
-#[derive(Default)]
-struct Flow {
-    slow: Option<(Arc<SlowProgress>, Duration)>,
-    slow_result: Option<(usize, SlowRead)>,
-    flow: Option<FlowStats>,
-}
-
-fn flow(state: &mut ProcessState) -> &mut Flow {
-    state.scratch::<Flow>()
-}
 
 /// Writes `data`, waiting for space in slices so a stop request is noticed; gives up with
 /// BufferFull after the writer's write timeout like a plain write. `None` when stopped.
@@ -49,27 +37,6 @@ fn write_when_space(w: &mut Writer, data: &[u8], stop: &StopFlag) -> Result<Opti
     };
     w.set_write_timeout(timeout);
     outcome.with_context(|| format!("writing a {}-byte frame", data.len()))
-}
-
-/// Shared between the slow reader's loop and the step that ends it.
-struct SlowProgress {
-    read: AtomicUsize,
-    limit: AtomicUsize,
-}
-
-#[derive(Debug, Default)]
-struct SlowRead {
-    frames: usize,
-    problems: Vec<String>,
-}
-
-/// What the continuous writer saw: per frame whether it had to wait, the most entries it was
-/// ever ahead of the reader, and how many frames the empty ring holds.
-#[derive(Debug, Default, Clone)]
-struct FlowStats {
-    waited: Vec<bool>,
-    max_unread: u64,
-    capacity: usize,
 }
 
 /// Counter frames: 100 bytes, the first 4 a little-endian int32 counter from 0.
@@ -136,7 +103,7 @@ fn reads_with_delay_per_frame(world: &mut ZbWorld, process: String, delay: Milli
         read: AtomicUsize::new(0),
         limit: AtomicUsize::new(usize::MAX),
     });
-    flow(state).slow = Some((Arc::clone(&progress), delay));
+    state.frames.flow.slow = Some((Arc::clone(&progress), delay));
     state.jobs.spawn(SLOW_READER, move |stop| {
         let mut result = SlowRead::default();
         while !stop.is_set() && result.frames < progress.limit.load(Ordering::SeqCst) {
@@ -170,7 +137,9 @@ fn reads_with_delay_per_frame(world: &mut ZbWorld, process: String, delay: Milli
 fn test_runs_for(world: &mut ZbWorld, process: String, count: Number<usize>) -> Result<()> {
     let count = count.0;
     let state = world.process(&process);
-    let (progress, delay) = flow(state)
+    let (progress, delay) = state
+        .frames
+        .flow
         .slow
         .clone()
         .context("no slow reader was started")?;
@@ -191,14 +160,16 @@ fn test_runs_for(world: &mut ZbWorld, process: String, count: Number<usize>) -> 
         progress.read.load(Ordering::SeqCst)
     );
     let result = state.jobs.join::<SlowRead>(SLOW_READER, JOIN_TIMEOUT)?;
-    flow(state).slow_result = Some((count, result));
+    state.frames.flow.slow_result = Some((count, result));
     Ok(())
 }
 
 #[then(regex = r"^the '(.*)' process should receive all frames without loss$")]
 fn receives_all_without_loss(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let (count, result) = flow(state)
+    let (count, result) = state
+        .frames
+        .flow
         .slow_result
         .as_ref()
         .context("the slow read has not run")?;
@@ -217,7 +188,7 @@ fn receives_all_without_loss(world: &mut ZbWorld, process: String) -> Result<()>
 
 /// The continuous writer's statistics: stops and joins it on first use.
 fn flow_stats(state: &mut ProcessState) -> Result<FlowStats> {
-    if let Some(stats) = &flow(state).flow {
+    if let Some(stats) = &state.frames.flow.flow {
         return Ok(stats.clone());
     }
     state.jobs.request_stop(FLOW_WRITER)?;
@@ -229,7 +200,7 @@ fn flow_stats(state: &mut ProcessState) -> Result<FlowStats> {
         capacity = stats.capacity,
         "continuous writer stopped"
     );
-    flow(state).flow = Some(stats.clone());
+    state.frames.flow.flow = Some(stats.clone());
     Ok(stats)
 }
 

@@ -26,53 +26,13 @@ use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
 use crate::drivers::poll::{poll_until, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
 use crate::drivers::ring::{unread_entries, HEADER};
+use crate::state::frames::{Outcome, Waiting};
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 
 /// Label of the background write that may wait for space (P056, P100).
 const BG_WRITE: &str = "edge-write";
 /// How long a waiting write may go without a new attempt before it counts as stuck.
 const STUCK: Duration = Duration::from_secs(2);
-
-/// How a background write ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    /// The frame was committed with this sequence number.
-    Written(u64),
-    /// The ring was not full after the fill, so no frame had to wait (P100 only).
-    NothingWaited,
-    /// Still no room when the writer's write timeout ran out.
-    GaveUp,
-    /// The reader closed or died while the write waited.
-    ReaderGone,
-    /// The scenario ended first.
-    Stopped,
-}
-
-/// The frame a background write is trying to place, and the OIEB just before it tried.
-#[derive(Clone, Copy)]
-struct Waiting {
-    len: usize,
-    before: OiebSnapshot,
-}
-
-/// This module's state in one process.
-#[derive(Default)]
-struct Wait {
-    /// Data length of the last "large frame" (P054), repeated by P056.
-    large_len: Option<usize>,
-    /// The frame the background write waits to place, once it has reached that point.
-    waiting: Option<Arc<Mutex<Option<Waiting>>>>,
-    /// Tries of the background write so far: a waiting write keeps trying.
-    attempts: Arc<AtomicU64>,
-    /// How the background write ended, once joined.
-    outcome: Option<Outcome>,
-    /// A second writer that connected although it should not have (kept to close it).
-    extra_writer: Option<Writer>,
-}
-
-fn wait(state: &mut ProcessState) -> &mut Wait {
-    state.scratch::<Wait>()
-}
 
 /// How a frame of `len` bytes is placed at write position `w` of a ring of `p` bytes: whether
 /// it wraps, and the free bytes it needs (protocol.md §3.3: a wrap also needs the tail; like
@@ -152,7 +112,7 @@ fn writes_large_frame(world: &mut ZbWorld, process: String, share: String) -> Re
         .with_context(|| format!("{share} of {p} bytes leaves no room for data"))?
         as usize;
     write(state, &simple_data(len))?;
-    wait(state).large_len = Some(len);
+    state.frames.wait.large_len = Some(len);
     Ok(())
 }
 
@@ -168,13 +128,15 @@ fn writes_small_frame(world: &mut ZbWorld, process: String, size: Number<usize>)
 #[when(regex = r"^the '(.*)' process attempts to write large frame again$")]
 fn attempts_large_frame_again(world: &mut ZbWorld, process: String) -> Result<()> {
     let state = world.process(&process);
-    let len = wait(state)
+    let len = state
+        .frames
+        .wait
         .large_len
         .context("no large frame was written before")?;
     let writer = state.writer()?;
     let before = state.with_writer(|w| w.oieb_snapshot())?;
     let attempts = Arc::new(AtomicU64::new(0));
-    let s = wait(state);
+    let s = &mut state.frames.wait;
     s.waiting = Some(Arc::new(Mutex::new(Some(Waiting { len, before }))));
     s.attempts = Arc::clone(&attempts);
     s.outcome = None;
@@ -191,7 +153,7 @@ fn attempts_large_frame_again(world: &mut ZbWorld, process: String) -> Result<()
 
 /// True once the background write has ended (its outcome is then kept).
 fn bg_finished(state: &mut ProcessState) -> Result<bool> {
-    if wait(state).outcome.is_some() {
+    if state.frames.wait.outcome.is_some() {
         return Ok(true);
     }
     if state.jobs.is_running(BG_WRITE) && !state.jobs.is_finished(BG_WRITE)? {
@@ -202,20 +164,22 @@ fn bg_finished(state: &mut ProcessState) -> Result<bool> {
 
 /// Joins the background write and keeps its outcome.
 fn join_bg_write(state: &mut ProcessState) -> Result<Outcome> {
-    if let Some(done) = wait(state).outcome {
+    if let Some(done) = state.frames.wait.outcome {
         return Ok(done);
     }
     let outcome = state
         .jobs
         .join::<Outcome>(BG_WRITE, JOIN_TIMEOUT)
         .map_err(with_cause)?;
-    wait(state).outcome = Some(outcome);
+    state.frames.wait.outcome = Some(outcome);
     Ok(outcome)
 }
 
 /// The frame the background write waits to place, once it got there (bounded wait).
 fn waiting_frame(state: &mut ProcessState) -> Result<Waiting> {
-    let shared = wait(state)
+    let shared = state
+        .frames
+        .wait
         .waiting
         .clone()
         .context("no background write was started")?;
@@ -240,7 +204,7 @@ fn frame_is_waiting(state: &mut ProcessState) -> Result<bool> {
     if !state.jobs.is_running(BG_WRITE) {
         return Ok(false);
     }
-    let shared = wait(state).waiting.clone();
+    let shared = state.frames.wait.waiting.clone();
     let settled = poll_until(SETTLE, Duration::from_millis(10), || {
         if shared.as_ref().is_some_and(|w| w.lock().is_some()) {
             return Ok(Some(true));
@@ -434,7 +398,7 @@ fn no_deadlocks_happen(world: &mut ZbWorld, process: String) -> Result<()> {
     );
     // Still trying: the waiting write makes new attempts (it is not stuck in a wait that
     // nothing ends).
-    let attempts = Arc::clone(&wait(state).attempts);
+    let attempts = Arc::clone(&state.frames.wait.attempts);
     let seen = attempts.load(Ordering::SeqCst);
     // Some(true): a new attempt; Some(false): the write finished meanwhile.
     let moved = poll_until(STUCK, Duration::from_millis(10), || {
@@ -493,7 +457,7 @@ fn second_writer_attempts(world: &mut ZbWorld, process: String, buffer: String) 
     match Writer::connect(&name) {
         Ok(extra) => {
             state.last_error = None;
-            wait(state).extra_writer = Some(extra);
+            state.frames.wait.extra_writer = Some(extra);
         }
         Err(e) => state.last_error = Some(e),
     }
@@ -519,7 +483,7 @@ fn continues_filling(world: &mut ZbWorld, process: String, share: String) -> Res
     let writer = state.writer()?;
     let waiting = Arc::new(Mutex::new(None));
     let attempts = Arc::new(AtomicU64::new(0));
-    let s = wait(state);
+    let s = &mut state.frames.wait;
     s.waiting = Some(Arc::clone(&waiting));
     s.attempts = Arc::clone(&attempts);
     s.outcome = None;

@@ -21,11 +21,6 @@ const BUILT_IN_ROWS: &str = "
     | very_long_buffer_name_that_tests_maximum_length_limits | max length                      |
 ";
 
-#[derive(Default)]
-struct Named {
-    buffers: Vec<Reader>,
-}
-
 /// The buffer names of the table's rows.
 fn buffer_names(table: &DataTable) -> Result<Vec<String>> {
     let name = table
@@ -62,12 +57,12 @@ fn create_buffers_with_names(world: &mut ZbWorld, step: &Step) -> Result<()> {
                 .with_context(|| format!("row {} ({base}): creating '{full}'", i + 1))?,
         );
     }
-    test_subject(world)?.scratch::<Named>().buffers = buffers;
+    test_subject(world)?.buffers.named.buffers = buffers;
     Ok(())
 }
 
 fn named_buffers(world: &mut ZbWorld) -> Result<&mut Vec<Reader>> {
-    let buffers = &mut test_subject(world)?.scratch::<Named>().buffers;
+    let buffers = &mut test_subject(world)?.buffers.named.buffers;
     ensure!(!buffers.is_empty(), "no buffers with various names exist");
     Ok(buffers)
 }

@@ -12,6 +12,7 @@ use crate::drivers::endpoints::with_cause;
 use crate::drivers::ring::{raw_buffer, HEADER};
 use crate::drivers::roles::test_subject;
 use crate::drivers::tables::{data_table, DataTable};
+use crate::state::inspection::RecordedAccess;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Frames of 12.1: assorted sizes whose frames (16-byte header included) take multiples of 64
@@ -34,28 +35,6 @@ const BUILT_IN_READ_ROWS: &str = "
     | payload_free_bytes | increases by frame size |
     | payload_read_pos   | advances correctly      |
 ";
-
-/// One write or read with the OIEB around it.
-#[derive(Debug, Clone)]
-struct Access {
-    size: u64,
-    sequence: u64,
-    before: OiebSnapshot,
-    /// Right after the write / while the read frame is held.
-    after: OiebSnapshot,
-    /// After the read frame was released (reads only).
-    released: Option<OiebSnapshot>,
-    /// Header found at the old write position (writes only).
-    header: Option<FrameHeader>,
-    /// sem-r before and after the release (reads only).
-    space_signals: (u64, u64),
-}
-
-#[derive(Default)]
-struct Compliance {
-    writes: Vec<Access>,
-    reads: Vec<Access>,
-}
 
 /// What a row asks of a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,7 +185,7 @@ fn performs_multiple_writes(world: &mut ZbWorld) -> Result<()> {
             fill_frame_data(&mut slot, sequence);
             Ok(slot.commit())
         })??;
-        writes.push(Access {
+        writes.push(RecordedAccess {
             size: size as u64,
             sequence,
             before,
@@ -216,7 +195,7 @@ fn performs_multiple_writes(world: &mut ZbWorld) -> Result<()> {
             space_signals: (0, 0),
         });
     }
-    state.scratch::<Compliance>().writes = writes;
+    state.inspection.compliance.writes = writes;
     Ok(())
 }
 
@@ -227,7 +206,7 @@ fn verify_after_each_write(world: &mut ZbWorld, step: &Step, process: String) ->
         &WRITE_CHECKS,
     )?;
     let state = world.process(&process);
-    let writes = &state.scratch::<Compliance>().writes;
+    let writes = &state.inspection.compliance.writes;
     ensure!(writes.len() > 1, "fewer than two writes were recorded");
     let pid = current_pid();
     for (i, a) in writes.iter().enumerate() {
@@ -318,7 +297,7 @@ fn performs_multiple_reads(world: &mut ZbWorld, process: String) -> Result<()> {
             bail!("frame {sequence} differs from its pattern at byte {i}");
         }
         drop(frame);
-        reads.push(Access {
+        reads.push(RecordedAccess {
             size,
             sequence,
             before,
@@ -328,7 +307,7 @@ fn performs_multiple_reads(world: &mut ZbWorld, process: String) -> Result<()> {
             space_signals: (signals_before, reader.space_signals()?),
         });
     }
-    state.scratch::<Compliance>().reads = reads;
+    state.inspection.compliance.reads = reads;
     Ok(())
 }
 
@@ -336,7 +315,7 @@ fn performs_multiple_reads(world: &mut ZbWorld, process: String) -> Result<()> {
 fn verify_after_each_read(world: &mut ZbWorld, step: &Step, process: String) -> Result<()> {
     let checks = checks(&data_table(world, step, BUILT_IN_READ_ROWS)?, &READ_CHECKS)?;
     let state = world.process(&process);
-    let reads = &state.scratch::<Compliance>().reads;
+    let reads = &state.inspection.compliance.reads;
     ensure!(reads.len() > 1, "fewer than two reads were recorded");
     for (i, a) in reads.iter().enumerate() {
         let (b, held) = (&a.before, &a.after);

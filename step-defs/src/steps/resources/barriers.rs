@@ -16,12 +16,6 @@ use crate::world::{ZbWorld, READ_TIMEOUT};
 
 // ---- 7.3 Memory barrier verification ---------------------------------------------------------
 
-/// The structure the reader took after the data signal.
-#[derive(Default)]
-struct StructRead {
-    frame: Option<(u64, Vec<u8>)>,
-}
-
 #[when(regex = r"^the '([^']*)' process writes complex structure with multiple fields$")]
 fn writes_structure(world: &mut ZbWorld, process: String) -> Result<()> {
     world
@@ -103,13 +97,14 @@ fn reads_structure_after_signal(world: &mut ZbWorld, process: String) -> Result<
         received.0,
         received.1.len()
     );
-    state.scratch::<StructRead>().frame = Some(received);
+    state.frames.struct_read.frame = Some(received);
     Ok(())
 }
 
 fn read_structure(world: &mut ZbWorld) -> Result<(u64, Vec<u8>)> {
     broadcast_subject(world)
-        .scratch::<StructRead>()
+        .frames
+        .struct_read
         .frame
         .clone()
         .context("no structure was read")

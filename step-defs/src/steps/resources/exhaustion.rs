@@ -6,7 +6,7 @@ use anyhow::{ensure, Result};
 use cucumber::{given, then, when};
 
 use crate::drivers::explain::Explain as _;
-use crate::drivers::faults::{attempt_under_limit, current_attempt, exhaustion_code, Creation};
+use crate::drivers::faults::{attempt_under_limit, current_attempt, exhaustion_code};
 use crate::drivers::os::DescriptorLimit;
 use crate::drivers::roles::broadcast_subject;
 use crate::world::ZbWorld;
@@ -23,7 +23,7 @@ fn exhaust_segments(world: &mut ZbWorld) -> Result<()> {
         spare == 1,
         "{spare} descriptors can still be opened, expected exactly 1"
     );
-    broadcast_subject(world).scratch::<Creation>().limit = Some(limit);
+    broadcast_subject(world).faults.creation.limit = Some(limit);
     Ok(())
 }
 

@@ -6,11 +6,11 @@ use cucumber::{given, then};
 use crate::drivers::endpoints::DEFAULT_CONFIG;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::faults::{
-    current_attempt, ensure_blocked_semaphore_failure, run_with_semaphore_failure, Attempt,
-    Creation,
+    current_attempt, ensure_blocked_semaphore_failure, run_with_semaphore_failure,
 };
 use crate::drivers::os::ensure_nothing_left;
 use crate::drivers::roles::broadcast_subject;
+use crate::state::faults::Attempt;
 use crate::world::ZbWorld;
 
 // ---- 7.1 Partial initialization failure ------------------------------------------------------
@@ -23,7 +23,7 @@ use crate::world::ZbWorld;
 fn arrange_creation(world: &mut ZbWorld, buffer: String) -> Result<()> {
     let name = world.buffer_name(&buffer);
     let attempt = Attempt::arrange(name, DEFAULT_CONFIG, true)?;
-    broadcast_subject(world).scratch::<Creation>().attempt = Some(attempt);
+    broadcast_subject(world).faults.creation.attempt = Some(attempt);
     Ok(())
 }
 

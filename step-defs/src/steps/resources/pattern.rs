@@ -16,12 +16,6 @@ use crate::world::{ZbWorld, READ_TIMEOUT};
 /// order, must arrive.
 const PATTERN_SIZES: [usize; 4] = [1, 1024, 1 << 20, 10 << 20];
 
-/// What "should validate each byte" read.
-#[derive(Default)]
-struct PatternCheck {
-    sizes: Vec<usize>,
-}
-
 #[when(
     regex = r"^the '([^']*)' process writes frame with size '([^']*)' using incrementing pattern$"
 )]
@@ -88,7 +82,7 @@ fn validates_each_byte(world: &mut ZbWorld, process: String) -> Result<()> {
         "{more} more frame(s) arrived after the {} expected",
         PATTERN_SIZES.len()
     );
-    state.scratch::<PatternCheck>().sizes = sizes;
+    state.frames.pattern_check.sizes = sizes;
     Ok(())
 }
 
@@ -96,7 +90,7 @@ fn validates_each_byte(world: &mut ZbWorld, process: String) -> Result<()> {
 fn no_data_corruption(world: &mut ZbWorld) -> Result<()> {
     // Beyond the bytes: the ring gave back exactly what was written, nothing more or less.
     let state = broadcast_subject(world);
-    let sizes = state.scratch::<PatternCheck>().sizes.clone();
+    let sizes = state.frames.pattern_check.sizes.clone();
     ensure!(!sizes.is_empty(), "no frame was validated");
     let reader = state.reader()?;
     let oieb = reader.oieb_snapshot();

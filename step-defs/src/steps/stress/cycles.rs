@@ -10,50 +10,18 @@ use zerobuffer::{BufferConfig, Reader};
 use crate::captures::Number;
 use crate::drivers::endpoints::round_trip;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
+use crate::drivers::os::{check_fds, mappings_of, open_fds, paths_with_csharp_lock};
 use crate::drivers::roles::{test_subject, TEST_PROCESS};
 use crate::drivers::scale;
 use crate::drivers::scale::MIN_CYCLES;
+use crate::state::lifecycle::CycleReport;
 use crate::world::{ProcessState, ZbWorld};
-
-/// What "perform 'N' iterations of:" asked for and what the destroy step found.
-#[derive(Default)]
-struct Cycles {
-    requested: Option<u64>,
-    report: Option<CycleReport>,
-}
-
-struct CycleReport {
-    name: String,
-    config: BufferConfig,
-    iterations: u64,
-    completed: u64,
-    /// Objects other than lock files found after a destroy, with the iteration.
-    leaks: Vec<String>,
-    lock_leftovers: Vec<String>,
-    fds_before: usize,
-    fds_after: usize,
-    mappings_after: usize,
-}
-
-impl CycleReport {
-    fn check_after_destroy(&mut self, iteration: u64) {
-        for path in leftovers(&self.name) {
-            let entry = format!("{path} after destroy {iteration}");
-            if path.ends_with(".lock") {
-                self.lock_leftovers.push(entry);
-            } else {
-                self.leaks.push(entry);
-            }
-        }
-    }
-}
 
 #[given(regex = r"^perform '([^']*)' iterations of:$")]
 fn perform_iterations(world: &mut ZbWorld, count: Number<u64>) -> Result<()> {
     let count = scale::count(count.0, MIN_CYCLES)?;
     ensure!(count > 0, "at least one iteration is needed");
-    test_subject(world)?.scratch::<Cycles>().requested = Some(count);
+    test_subject(world)?.lifecycle.cycles.requested = Some(count);
     Ok(())
 }
 
@@ -73,12 +41,12 @@ fn destroy_reader(state: &mut ProcessState) -> Result<BufferConfig> {
 #[when(regex = r"^the '([^']*)' process destroys buffer$")]
 fn destroys_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
     // "perform 'N' iterations of:" is broadcast before any process is named.
-    let requested = match world.process(&process).scratch::<Cycles>().requested.take() {
+    let requested = match world.process(&process).lifecycle.cycles.requested.take() {
         Some(n) => Some(n),
         None => world
             .existing(TEST_PROCESS)
             .ok()
-            .and_then(|s| s.scratch::<Cycles>().requested.take()),
+            .and_then(|s| s.lifecycle.cycles.requested.take()),
     };
     let state = world.process(&process);
     let name = state.buffer()?.to_owned();
@@ -112,14 +80,15 @@ fn destroys_buffer(world: &mut ZbWorld, process: String) -> Result<()> {
         elapsed = ?started.elapsed(),
         "create/destroy cycles done"
     );
-    state.scratch::<Cycles>().report = Some(report);
+    state.lifecycle.cycles.report = Some(report);
     Ok(())
 }
 
 fn cycle_report(world: &mut ZbWorld) -> Result<&mut CycleReport> {
     world
         .current()?
-        .scratch::<Cycles>()
+        .lifecycle
+        .cycles
         .report
         .as_mut()
         .context("no buffer was destroyed in this scenario")

@@ -10,6 +10,7 @@ use crate::drivers::explain::Explain as _;
 use crate::drivers::faults::is_resource_exhaustion;
 use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with_csharp_lock};
 use crate::drivers::roles::test_subject;
+use crate::state::faults::Exhaustion;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Descriptors left free when the limit is lowered: each live reader keeps one (its lock file).
@@ -50,17 +51,6 @@ impl Drop for LoweredFdLimit {
             tracing::error!(error = %e, "cannot restore RLIMIT_NOFILE");
         }
     }
-}
-
-#[derive(Default)]
-struct Exhaustion {
-    fds_before: usize,
-    limit: u64,
-    buffers: Vec<Reader>,
-    /// The refused creation and a second attempt at the limit: (name, error).
-    refusals: Vec<(String, Error)>,
-    released: Vec<String>,
-    fds_after_cleanup: usize,
 }
 
 const EXHAUST_CONFIG: BufferConfig = BufferConfig::new(0, 1024);
@@ -105,7 +95,7 @@ fn create_maximum_buffers(world: &mut ZbWorld) -> Result<()> {
         "buffers created under the lowered descriptor limit"
     );
     let state = test_subject(world)?;
-    *state.scratch::<Exhaustion>() = Exhaustion {
+    state.faults.exhaustion = Exhaustion {
         fds_before: fds.len(),
         limit,
         buffers,
@@ -117,7 +107,7 @@ fn create_maximum_buffers(world: &mut ZbWorld) -> Result<()> {
 
 fn exhaustion(world: &mut ZbWorld) -> Result<&mut Exhaustion> {
     let state = test_subject(world)?;
-    let ex = state.scratch::<Exhaustion>();
+    let ex = &mut state.faults.exhaustion;
     ensure!(ex.limit > 0, "no buffers were created up to the limit");
     Ok(ex)
 }

@@ -5,17 +5,18 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
 use zerobuffer::testdata::fill_frame_data;
-use zerobuffer::{OiebSnapshot, Writer};
+use zerobuffer::Writer;
 use zerobuffer_test_support::RawBuffer;
 
 use crate::captures::Number;
 use crate::drivers::drain::DrainRequest;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
-use crate::drivers::measure::{sample_usage, Usage};
+use crate::drivers::measure::sample_usage;
 use crate::drivers::os::check_fds;
 use crate::drivers::poll::poll_until;
 use crate::drivers::scale;
+use crate::state::measurement::RunReport;
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
 
 /// Without ZEROBUFFER_SUITE_SCALE the scaled 24 h would still be 86 s; a default run is capped
@@ -35,25 +36,6 @@ fn stress_frame_size(sequence: u64) -> usize {
     1 + (sequence.wrapping_mul(7919) % 4000) as usize
 }
 
-/// What the continuous run saw.
-#[derive(Debug)]
-struct RunReport {
-    requested: Duration,
-    elapsed: Duration,
-    frames_written: u64,
-    frames_read: u64,
-    bytes: u64,
-    errors: Vec<String>,
-    samples: Vec<Usage>,
-    end: OiebSnapshot,
-}
-
-#[derive(Default)]
-struct LongRun {
-    run_for: Duration,
-    report: Option<RunReport>,
-}
-
 const LONG_RUN_JOB: &str = "continuous-write-read";
 
 #[when(regex = r"^the test runs continuous write-read for '([^']*)' hours$")]
@@ -64,7 +46,7 @@ fn runs_continuous_write_read(world: &mut ZbWorld, hours: Number<f64>) -> Result
     let state = world.current()?;
     let (writer, name) = (state.writer()?, state.buffer()?.to_owned());
     tracing::info!(buffer = %name, ?run_for, "continuous write/read started");
-    state.scratch::<LongRun>().run_for = run_for;
+    state.measurement.long_run.run_for = run_for;
     // The writing half runs here, in the background; the reader drains and checks every
     // frame through its standby drain (see crate::drivers::drain), which the run requests.
     state.jobs.spawn(LONG_RUN_JOB, move |stop| {
@@ -153,12 +135,13 @@ fn run_report(world: &mut ZbWorld) -> Result<&RunReport> {
     let state = world.current()?;
     if state.jobs.is_running(LONG_RUN_JOB) {
         // The drain gives up JOIN_TIMEOUT after the run should have ended; this is wider.
-        let limit = state.scratch::<LongRun>().run_for * 2 + JOIN_TIMEOUT * 2;
+        let limit = state.measurement.long_run.run_for * 2 + JOIN_TIMEOUT * 2;
         let report: RunReport = state.jobs.join(LONG_RUN_JOB, limit)?;
-        state.scratch::<LongRun>().report = Some(report);
+        state.measurement.long_run.report = Some(report);
     }
     state
-        .scratch::<LongRun>()
+        .measurement
+        .long_run
         .report
         .as_ref()
         .context("no continuous write-read run was started by this process")

@@ -1,12 +1,11 @@
 //! 11.5: create/destroy cycles while a writer keeps trying to connect.
 
-use std::collections::BTreeMap;
 use std::thread;
 use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use cucumber::{given, then, when};
-use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer::{Error, Reader, Writer};
 
 use crate::captures::Number;
 use crate::drivers::endpoints::{round_trip, DEFAULT_CONFIG};
@@ -15,43 +14,8 @@ use crate::drivers::os::{check_fds, leftovers, mappings_of, open_fds, paths_with
 use crate::drivers::roles::test_subject;
 use crate::drivers::scale;
 use crate::drivers::scale::MIN_CYCLES;
+use crate::state::lifecycle::{ConnectorStats, UnderLoad};
 use crate::world::{ZbWorld, JOIN_TIMEOUT};
-
-/// Outcomes of the background connector.
-#[derive(Debug, Default)]
-struct ConnectorStats {
-    attempts: u64,
-    connected: u64,
-    frames_written: u64,
-    /// Expected refusals by kind.
-    refusals: BTreeMap<&'static str, u64>,
-    unexpected: Vec<String>,
-}
-
-impl ConnectorStats {
-    fn refused(&mut self, kind: &'static str) {
-        *self.refusals.entry(kind).or_default() += 1;
-    }
-
-    fn unexpected(&mut self, what: String) {
-        if self.unexpected.len() < 10 {
-            self.unexpected.push(what);
-        }
-    }
-}
-
-#[derive(Default)]
-struct UnderLoad {
-    name: Option<String>,
-    fds_before: usize,
-    config: Option<BufferConfig>,
-    cycles: u64,
-    leaks: Vec<String>,
-    lock_leftovers: Vec<String>,
-    fds_after: usize,
-    mappings_after: usize,
-    stats: Option<ConnectorStats>,
-}
 
 const CONNECTOR_JOB: &str = "connector";
 const LOAD_BUFFER: &str = "test-rapid-load";
@@ -60,7 +24,7 @@ const LOAD_BUFFER: &str = "test-rapid-load";
 fn spawn_connecting_writer(world: &mut ZbWorld) -> Result<()> {
     let name = world.buffer_name(LOAD_BUFFER);
     let state = test_subject(world)?;
-    let load = state.scratch::<UnderLoad>();
+    let load = &mut state.lifecycle.under_load;
     load.name = Some(name.clone());
     load.fds_before = open_fds()?.len();
     state.jobs.spawn(CONNECTOR_JOB, move |stop| {
@@ -95,7 +59,8 @@ fn creates_and_destroys_times(world: &mut ZbWorld, count: Number<u64>) -> Result
     let default_name = world.buffer_name(LOAD_BUFFER);
     let state = test_subject(world)?;
     let name = state
-        .scratch::<UnderLoad>()
+        .lifecycle
+        .under_load
         .name
         .get_or_insert(default_name)
         .clone();
@@ -125,7 +90,7 @@ fn creates_and_destroys_times(world: &mut ZbWorld, count: Number<u64>) -> Result
         }
         false => None,
     };
-    let load = state.scratch::<UnderLoad>();
+    let load = &mut state.lifecycle.under_load;
     load.config = Some(DEFAULT_CONFIG);
     load.cycles = cycles;
     load.leaks = leaks;
@@ -137,7 +102,7 @@ fn creates_and_destroys_times(world: &mut ZbWorld, count: Number<u64>) -> Result
 }
 
 fn under_load(world: &mut ZbWorld) -> Result<&mut UnderLoad> {
-    let load = test_subject(world)?.scratch::<UnderLoad>();
+    let load = &mut test_subject(world)?.lifecycle.under_load;
     ensure!(load.cycles > 0, "no create/destroy cycles ran");
     Ok(load)
 }
