@@ -11,7 +11,9 @@ use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer};
 
 use crate::drivers::access;
 use crate::drivers::explain::Explain as _;
+use crate::drivers::jobs::StopFlag;
 use crate::drivers::os::{existing_objects, leftovers, object_paths};
+use crate::drivers::poll::{retry_until, WAIT_SLICE};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
 /// The configuration of "with default config": the C# reference's 1 KiB metadata, 10 KiB ring.
@@ -94,6 +96,32 @@ pub(crate) fn write_with_timeout(
         w.set_write_timeout(previous);
         result
     })
+}
+
+/// Writes `data`, waiting for space in slices of [`WAIT_SLICE`] so a stop request is noticed
+/// between them, for the writer's own write timeout in all: `Ok(Some(sequence))` once written,
+/// `Ok(None)` when `stop` was set while the ring was full, `Err(BufferFull)` when no room came
+/// in time (as from a plain write), any other error at once. `on_try` is called before every
+/// slice's write. The writer's write timeout is restored afterwards.
+pub(crate) fn write_when_space(
+    w: &mut Writer,
+    data: &[u8],
+    stop: &StopFlag,
+    mut on_try: impl FnMut(),
+) -> Result<Option<u64>, Error> {
+    let timeout = w.write_timeout();
+    w.set_write_timeout(WAIT_SLICE);
+    let outcome = retry_until(timeout, || {
+        on_try();
+        match w.write_frame(data) {
+            Ok(sequence) => Ok(Some(Some(sequence))),
+            Err(Error::BufferFull) if stop.is_set() => Ok(Some(None)),
+            Err(Error::BufferFull) => Ok(None),
+            Err(e) => Err(e),
+        }
+    });
+    w.set_write_timeout(timeout);
+    outcome?.ok_or(Error::BufferFull)
 }
 
 /// Reads the next frame of `state`'s reader, copies it and releases its space at once.

@@ -7,7 +7,7 @@
 
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
@@ -21,7 +21,7 @@ use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::spawn_seeded_stream;
-use crate::drivers::poll::poll_until;
+use crate::drivers::poll::{poll_until, retry_until};
 use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
@@ -311,8 +311,7 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
     let reader = state.reader()?;
     let mut drain = Drain::default();
     let budget = Duration::from_secs(60);
-    let deadline = Instant::now() + budget;
-    while Instant::now() < deadline {
+    retry_until(budget, || -> Result<Option<()>> {
         match reader.read_frame(Duration::from_secs(1)) {
             Ok(frame) => {
                 // The frame is checked and released at once.
@@ -329,10 +328,8 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
             }
             Err(e) => return Err(e).context("reading the stream"),
         }
-        if drain.stream_ended {
-            break;
-        }
-    }
+        Ok(drain.stream_ended.then_some(()))
+    })?;
     let read = drain.sequences.len();
     let ended = drain.stream_ended;
     edge(state).drain = Some(drain);
