@@ -19,6 +19,7 @@ use zerobuffer_test_support::RawBuffer;
 use crate::captures::num;
 use crate::drivers::alloc_counter::thread_allocations;
 use crate::drivers::explain::Explain as _;
+use crate::drivers::os::leftovers;
 use crate::drivers::poll::poll_until;
 use crate::drivers::ring::HEADER;
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld};
@@ -344,12 +345,9 @@ pub(crate) fn timestamped_request(size: usize) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// Fails unless nothing of buffer `name` is left (see [`leftovers`]).
 pub(crate) fn ensure_removed(name: &str) -> Result<()> {
-    let left: Vec<_> = crate::drivers::os::object_paths(name)
-        .into_iter()
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
+    let left = leftovers(name);
     ensure!(left.is_empty(), "still present: {}", left.join(", "));
     Ok(())
 }

@@ -12,7 +12,7 @@ use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer};
 use crate::drivers::access;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
-use crate::drivers::os::{existing_objects, leftovers, object_paths};
+use crate::drivers::os::{leftovers, missing_objects};
 use crate::drivers::poll::{retry_until, WAIT_SLICE};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
@@ -181,11 +181,7 @@ pub(crate) fn round_trip(name: &str, config: BufferConfig) -> Result<()> {
 /// goes through, and closing removes every object.
 pub(crate) fn name_round_trip(name: &str) -> Result<()> {
     let reader = Reader::create(name, DEFAULT_CONFIG).context("creating")?;
-    let missing: Vec<String> = object_paths(name)
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
+    let missing = missing_objects(name);
     ensure!(missing.is_empty(), "missing: {}", missing.join(", "));
     let mut writer = Writer::connect(name).context("connecting")?;
     let data = name.as_bytes();
@@ -197,7 +193,7 @@ pub(crate) fn name_round_trip(name: &str) -> Result<()> {
     drop(frame);
     drop(writer);
     drop(reader);
-    let left = existing_objects(name);
+    let left = leftovers(name);
     ensure!(left.is_empty(), "left after closing: {}", left.join(", "));
     Ok(())
 }
@@ -212,7 +208,7 @@ pub(crate) fn refused_as_invalid(name: &str) -> Result<()> {
     // Only names that could be file names can have left objects behind.
     let file_name = !matches!(name, "" | "." | "..") && !name.contains(['\0', '/']);
     if file_name {
-        let left = existing_objects(name);
+        let left = leftovers(name);
         ensure!(left.is_empty(), "created anyway: {}", left.join(", "));
     }
     Ok(())

@@ -9,7 +9,7 @@ use zerobuffer::{BufferConfig, Error, Reader};
 
 use crate::drivers::endpoints::DEFAULT_CONFIG;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::{existing_objects, object_paths, DescriptorLimit, ShmWatch};
+use crate::drivers::os::{leftovers, object_paths, DescriptorLimit, ShmWatch};
 use crate::drivers::roles::{broadcast_subject, current_kept, kept_scratch};
 use crate::world::ZbWorld;
 
@@ -33,7 +33,7 @@ impl Attempt {
     /// Prepares an attempt on `name`: nothing of it may exist yet, so that anything found
     /// later was left by the attempt. With `watch`, /dev/shm is watched from now on.
     pub(crate) fn arrange(name: String, config: BufferConfig, watch: bool) -> Result<Attempt> {
-        let existing = existing_objects(&name);
+        let existing = leftovers(&name);
         ensure!(
             existing.is_empty(),
             "objects of '{name}' exist before the attempt: {}",
@@ -70,7 +70,9 @@ impl Attempt {
         }
     }
 
-    /// The attempt created its segment and removed it again: none is left.
+    /// The attempt created its segment and removed it again: none is left. Only the segment,
+    /// not all of [`leftovers`]: the steps ("should clean up shared memory") ask about the
+    /// shared memory alone, and their scenarios check every object in a step of its own.
     pub(crate) fn ensure_segment_removed(&self) -> Result<()> {
         self.watch()?.created_then_removed(&self.name)?;
         let segment = &object_paths(&self.name)[0];

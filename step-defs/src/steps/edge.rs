@@ -20,6 +20,7 @@ use zerobuffer_test_support::RawBuffer;
 use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
+use crate::drivers::os::leftovers;
 use crate::drivers::patterns::spawn_seeded_stream;
 use crate::drivers::poll::{poll_until, retry_until};
 use crate::drivers::ring::HEADER;
@@ -559,12 +560,12 @@ fn error_says_no_shared_memory(world: &mut ZbWorld) -> Result<()> {
         matches!(err, Error::BufferNotFound { what, .. } if *what == "shared memory"),
         "expected the error to name the missing shared memory, got: {err}"
     );
-    // And the attempt created none.
-    let segment = zerobuffer::ObjectPaths::new(state.buffer()?).segment;
+    // And the attempt created nothing.
+    let left = leftovers(state.buffer()?);
     ensure!(
-        !segment.exists(),
-        "{} exists after the failed connection",
-        segment.display()
+        left.is_empty(),
+        "{} exist(s) after the failed connection",
+        left.join(", ")
     );
     Ok(())
 }
