@@ -16,6 +16,8 @@ use zerobuffer_test_support::RawBuffer;
 
 use crate::captures::num;
 use crate::drivers::explain::Explain as _;
+use crate::drivers::os::leftovers;
+use crate::drivers::poll::poll_until;
 use crate::drivers::ring::HEADER;
 use crate::state::duplex::{Attempt, Duplex, HandlerLog};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld};
@@ -158,20 +160,22 @@ pub(crate) fn create_server(
 /// the wire): only then can a response ring fill up (13.6).
 pub(crate) fn connect_client(channel: &str) -> Result<DuplexClient> {
     let request = request_buffer_name(channel);
-    let deadline = Instant::now() + CONNECT_TIMEOUT;
     // The server may still be creating its request buffer (a Python server does it on its
-    // own thread); wait for a complete control block.
-    let oieb = loop {
+    // own thread); wait for a complete control block. What the last look found says why not.
+    let mut missing = None;
+    let found = poll_until(CONNECT_TIMEOUT, Duration::from_millis(20), || {
         match zerobuffer::inspect(&request) {
-            Ok(info) if info.oieb.payload_size > 0 => break info.oieb,
-            Ok(_) | Err(Error::BufferNotFound { .. } | Error::InvalidOieb(_))
-                if Instant::now() < deadline =>
-            {
-                thread::sleep(Duration::from_millis(20))
-            }
-            Ok(_) => bail!("the request buffer '{request}' never got a valid control block"),
+            Ok(info) if info.oieb.payload_size > 0 => return Ok(Some(info.oieb)),
+            Ok(_) => missing = None,
+            Err(e @ (Error::BufferNotFound { .. } | Error::InvalidOieb(_))) => missing = Some(e),
             Err(e) => return Err(e).with_context(|| format!("looking for '{request}'")),
         }
+        Ok(None)
+    })?;
+    let oieb = match (found, missing) {
+        (Some(oieb), _) => oieb,
+        (None, None) => bail!("the request buffer '{request}' never got a valid control block"),
+        (None, Some(e)) => return Err(e).with_context(|| format!("looking for '{request}'")),
     };
     let config = BufferConfig::new(oieb.metadata_size as usize, oieb.payload_size as usize);
     DuplexClient::connect_with(channel, config, CONNECT_TIMEOUT)
@@ -258,12 +262,9 @@ pub(crate) fn timestamped_request(size: usize) -> Result<Vec<u8>> {
     Ok(data)
 }
 
+/// Fails unless nothing of buffer `name` is left (see [`leftovers`]).
 pub(crate) fn ensure_removed(name: &str) -> Result<()> {
-    let left: Vec<_> = crate::drivers::os::object_paths(name)
-        .into_iter()
-        .filter(|p| p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
+    let left = leftovers(name);
     ensure!(left.is_empty(), "still present: {}", left.join(", "));
     Ok(())
 }

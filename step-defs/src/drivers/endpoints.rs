@@ -11,7 +11,9 @@ use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader, Writer};
 
 use crate::drivers::access;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::{existing_objects, leftovers, object_paths};
+use crate::drivers::jobs::StopFlag;
+use crate::drivers::os::{leftovers, missing_objects};
+use crate::drivers::poll::{retry_until, WAIT_SLICE};
 use crate::world::{ProcessState, ReceivedFrame, ZbWorld, READ_TIMEOUT, WRITE_TIMEOUT};
 
 /// The configuration of "with default config": the C# reference's 1 KiB metadata, 10 KiB ring.
@@ -96,6 +98,32 @@ pub(crate) fn write_with_timeout(
     })
 }
 
+/// Writes `data`, waiting for space in slices of [`WAIT_SLICE`] so a stop request is noticed
+/// between them, for the writer's own write timeout in all: `Ok(Some(sequence))` once written,
+/// `Ok(None)` when `stop` was set while the ring was full, `Err(BufferFull)` when no room came
+/// in time (as from a plain write), any other error at once. `on_try` is called before every
+/// slice's write. The writer's write timeout is restored afterwards.
+pub(crate) fn write_when_space(
+    w: &mut Writer,
+    data: &[u8],
+    stop: &StopFlag,
+    mut on_try: impl FnMut(),
+) -> Result<Option<u64>, Error> {
+    let timeout = w.write_timeout();
+    w.set_write_timeout(WAIT_SLICE);
+    let outcome = retry_until(timeout, || {
+        on_try();
+        match w.write_frame(data) {
+            Ok(sequence) => Ok(Some(Some(sequence))),
+            Err(Error::BufferFull) if stop.is_set() => Ok(Some(None)),
+            Err(Error::BufferFull) => Ok(None),
+            Err(e) => Err(e),
+        }
+    });
+    w.set_write_timeout(timeout);
+    outcome?.ok_or(Error::BufferFull)
+}
+
 /// Reads the next frame of `state`'s reader, copies it and releases its space at once.
 pub(crate) fn read_next(state: &mut ProcessState, timeout: Duration) -> Result<ReceivedFrame> {
     let reader = state.reader()?;
@@ -153,11 +181,7 @@ pub(crate) fn round_trip(name: &str, config: BufferConfig) -> Result<()> {
 /// goes through, and closing removes every object.
 pub(crate) fn name_round_trip(name: &str) -> Result<()> {
     let reader = Reader::create(name, DEFAULT_CONFIG).context("creating")?;
-    let missing: Vec<String> = object_paths(name)
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
+    let missing = missing_objects(name);
     ensure!(missing.is_empty(), "missing: {}", missing.join(", "));
     let mut writer = Writer::connect(name).context("connecting")?;
     let data = name.as_bytes();
@@ -169,7 +193,7 @@ pub(crate) fn name_round_trip(name: &str) -> Result<()> {
     drop(frame);
     drop(writer);
     drop(reader);
-    let left = existing_objects(name);
+    let left = leftovers(name);
     ensure!(left.is_empty(), "left after closing: {}", left.join(", "));
     Ok(())
 }
@@ -184,7 +208,7 @@ pub(crate) fn refused_as_invalid(name: &str) -> Result<()> {
     // Only names that could be file names can have left objects behind.
     let file_name = !matches!(name, "" | "." | "..") && !name.contains(['\0', '/']);
     if file_name {
-        let left = existing_objects(name);
+        let left = leftovers(name);
         ensure!(left.is_empty(), "created anyway: {}", left.join(", "));
     }
     Ok(())

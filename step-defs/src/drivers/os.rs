@@ -16,7 +16,9 @@ use zerobuffer::CSHARP_LOCK_DIR;
 
 use crate::drivers::explain::Explain as _;
 
-/// Every path a buffer called `name` may occupy (ours, and the C# lock directory).
+/// Every path a buffer called `name` may occupy (ours, and the C# lock directory), whether it
+/// exists or not: for matching mappings, whose files may be unlinked already. What exists of
+/// them is [`leftovers`].
 pub(crate) fn paths_with_csharp_lock(name: &str) -> Vec<String> {
     let csharp_lock = format!("{CSHARP_LOCK_DIR}/{name}.lock");
     zerobuffer::ObjectPaths::new(name)
@@ -97,11 +99,13 @@ pub(crate) fn object_paths(name: &str) -> [PathBuf; 4] {
         .map(std::path::Path::to_path_buf)
 }
 
-/// Those of the four objects that exist.
-pub(crate) fn existing_objects(name: &str) -> Vec<String> {
+/// Those of the four objects of buffer `name` that do not exist: empty while the buffer is
+/// complete. The converse of [`leftovers`] over [`object_paths`] only, since the C# lock file
+/// is no part of a buffer that this implementation creates.
+pub(crate) fn missing_objects(name: &str) -> Vec<String> {
     object_paths(name)
         .iter()
-        .filter(|p| p.symlink_metadata().is_ok())
+        .filter(|p| !p.exists())
         .map(|p| p.display().to_string())
         .collect()
 }
@@ -144,7 +148,7 @@ pub(crate) fn process_references(name: &str) -> Result<Vec<String>> {
 
 /// Fails unless nothing of `name` is left, neither on the file system nor in this process.
 pub(crate) fn ensure_nothing_left(name: &str) -> Result<()> {
-    let left = existing_objects(name);
+    let left = leftovers(name);
     ensure!(left.is_empty(), "left behind: {}", left.join(", "));
     let held = process_references(name)?;
     ensure!(held.is_empty(), "still held: {}", held.join(", "));

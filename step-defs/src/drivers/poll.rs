@@ -11,8 +11,30 @@ use anyhow::{ensure, Result};
 pub fn poll_until<T>(
     timeout: Duration,
     interval: Duration,
-    mut check: impl FnMut() -> Result<Option<T>>,
+    check: impl FnMut() -> Result<Option<T>>,
 ) -> Result<Option<T>> {
+    repeat_until(timeout, interval, check)
+}
+
+/// Calls `attempt` again and again until it yields a value, for at most `timeout`, with no
+/// pause in between: for a call that waits by itself (a read or a write with a timeout of its
+/// own), so every try already takes its time. The first try is always made, and none starts
+/// after the deadline (one that started before it may end after it); `None` when the time ran
+/// out. The error type is the attempt's, so a caller can still match on a library error.
+pub fn retry_until<T, E>(
+    timeout: Duration,
+    attempt: impl FnMut() -> std::result::Result<Option<T>, E>,
+) -> std::result::Result<Option<T>, E> {
+    repeat_until(timeout, Duration::ZERO, attempt)
+}
+
+/// [`poll_until`] and [`retry_until`]: `check` until it yields a value or `timeout` has
+/// passed, sleeping `pause` (cut at the deadline) between calls.
+fn repeat_until<T, E>(
+    timeout: Duration,
+    pause: Duration,
+    mut check: impl FnMut() -> std::result::Result<Option<T>, E>,
+) -> std::result::Result<Option<T>, E> {
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check()? {
@@ -22,7 +44,7 @@ pub fn poll_until<T>(
         if now >= deadline {
             return Ok(None);
         }
-        thread::sleep(interval.min(deadline - now));
+        thread::sleep(pause.min(deadline - now));
     }
 }
 
@@ -80,5 +102,37 @@ mod tests {
         assert_eq!(none.unwrap(), None);
         assert!(start.elapsed() >= Duration::from_millis(30));
         assert!(spin_until(Instant::now(), "x", || false).is_err());
+    }
+
+    #[test]
+    fn retrying_tries_at_once_until_a_value_or_the_deadline() {
+        let mut tries = 0;
+        let found = retry_until(Duration::from_secs(5), || {
+            tries += 1;
+            Ok::<_, ()>((tries == 3).then_some(tries))
+        });
+        assert_eq!(found, Ok(Some(3)));
+        // Tries of 20 ms within 30 ms: the second starts before the deadline, a third would
+        // start after it; none is the answer once the time is up.
+        let mut tries = 0;
+        let start = Instant::now();
+        let none = retry_until(Duration::from_millis(30), || {
+            tries += 1;
+            thread::sleep(Duration::from_millis(20));
+            Ok::<Option<()>, ()>(None)
+        });
+        assert_eq!(none, Ok(None));
+        assert!((1..=2).contains(&tries), "{tries} tries");
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        // A try is made even with no time at all.
+        let mut tries = 0;
+        let once = retry_until(Duration::ZERO, || {
+            tries += 1;
+            Ok::<Option<()>, ()>(None)
+        });
+        assert_eq!((once, tries), (Ok(None), 1));
+        // The attempt's own error ends the retries and comes back as it is.
+        let failed = retry_until(Duration::from_secs(5), || Err::<Option<()>, _>("broken"));
+        assert_eq!(failed, Err("broken"));
     }
 }

@@ -1,7 +1,7 @@
 //! Streams of pattern frames written and read by a process's steps.
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{ensure, Result};
 use zerobuffer::testdata::frame_data;
@@ -9,6 +9,7 @@ use zerobuffer::{Error, Writer};
 
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::Pattern;
+use crate::drivers::poll::retry_until;
 use crate::world::{ProcessState, ReceivedFrame};
 
 /// Starts a background job that writes `count` frames of `size` bytes, frame `i` seeded with
@@ -44,36 +45,34 @@ pub(crate) fn spawn_seeded_stream(
 /// and everything is read (at most 60 s). A sequence error ends the stream and is returned.
 pub(crate) fn read_stream(state: &mut ProcessState, delay: Duration) -> Result<Option<Error>> {
     let reader = state.reader()?;
-    let deadline = Instant::now() + Duration::from_secs(60);
     let mut quiet = 0;
-    loop {
-        ensure!(
-            Instant::now() < deadline,
-            "the stream did not end within 60 s"
-        );
-        match reader.read_frame(Duration::from_secs(1)) {
-            Ok(frame) => {
-                quiet = 0;
-                state.received.push(ReceivedFrame {
-                    sequence: frame.sequence(),
-                    data: frame.to_vec(),
-                });
-            }
-            Err(Error::WriterDead) => return Ok(None),
-            Err(Error::Timeout(_)) => {
-                quiet += 1;
-                if quiet >= 3 && !reader.is_writer_connected() {
-                    return Ok(None);
+    // Some(how the stream ended): None when the writer left, the sequence error otherwise.
+    let ended = retry_until(
+        Duration::from_secs(60),
+        || -> Result<Option<Option<Error>>> {
+            match reader.read_frame(Duration::from_secs(1)) {
+                Ok(frame) => {
+                    quiet = 0;
+                    state.received.push(ReceivedFrame {
+                        sequence: frame.sequence(),
+                        data: frame.to_vec(),
+                    });
                 }
-                continue;
+                Err(Error::WriterDead) => return Ok(Some(None)),
+                Err(Error::Timeout(_)) => {
+                    quiet += 1;
+                    return Ok((quiet >= 3 && !reader.is_writer_connected()).then_some(None));
+                }
+                Err(e @ Error::Sequence { .. }) => return Ok(Some(Some(e))),
+                Err(e) => return Err(e).context("reading the stream"),
             }
-            Err(e @ Error::Sequence { .. }) => return Ok(Some(e)),
-            Err(e) => return Err(e).context("reading the stream"),
-        }
-        if !delay.is_zero() {
-            thread::sleep(delay);
-        }
-    }
+            if !delay.is_zero() {
+                thread::sleep(delay);
+            }
+            Ok(None)
+        },
+    )?;
+    ended.context("the stream did not end within 60 s")
 }
 
 /// Writes a `len`-byte frame holding the pattern seeded with its own sequence number, filled

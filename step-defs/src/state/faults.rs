@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use anyhow::{anyhow, bail, ensure, Result};
 use zerobuffer::{BufferConfig, Error, OiebSnapshot, Reader};
 
-use crate::drivers::os::{existing_objects, object_paths, DescriptorLimit, ShmWatch};
+use crate::drivers::os::{leftovers, object_paths, DescriptorLimit, ShmWatch};
 use crate::drivers::pending::PendingWrite;
 
 /// What the fault steps of one process keep between steps.
@@ -87,7 +87,7 @@ impl Attempt {
     /// Prepares an attempt on `name`: nothing of it may exist yet, so that anything found
     /// later was left by the attempt. With `watch`, /dev/shm is watched from now on.
     pub(crate) fn arrange(name: String, config: BufferConfig, watch: bool) -> Result<Attempt> {
-        let existing = existing_objects(&name);
+        let existing = leftovers(&name);
         ensure!(
             existing.is_empty(),
             "objects of '{name}' exist before the attempt: {}",
@@ -124,7 +124,9 @@ impl Attempt {
         }
     }
 
-    /// The attempt created its segment and removed it again: none is left.
+    /// The attempt created its segment and removed it again: none is left. Only the segment,
+    /// not all of [`leftovers`]: the steps ("should clean up shared memory") ask about the
+    /// shared memory alone, and their scenarios check every object in a step of its own.
     pub(crate) fn ensure_segment_removed(&self) -> Result<()> {
         self.watch()?.created_then_removed(&self.name)?;
         let segment = &object_paths(&self.name)[0];

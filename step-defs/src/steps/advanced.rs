@@ -19,7 +19,7 @@ use crate::drivers::faults::{
     attempt_of, attempt_under_limit, ensure_blocked_semaphore_failure, run_with_semaphore_failure,
 };
 use crate::drivers::os::{
-    ensure_nothing_left, existing_objects, object_paths, process_references, DescriptorLimit,
+    ensure_nothing_left, leftovers, object_paths, process_references, DescriptorLimit,
 };
 use crate::drivers::pending::PendingWrite;
 use crate::drivers::roles::broadcast_subject;
@@ -70,14 +70,12 @@ fn verify_no_resources_leaked(world: &mut ZbWorld) -> Result<()> {
     let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)?;
     attempt.error()?;
-    // Whatever the attempt created in /dev/shm (the library also creates sem-r before it
-    // reports sem-w's failure) was removed again.
+    // Whatever the attempt created in /dev/shm (the segment and the semaphores, the first three
+    // objects; the library also creates sem-r before it reports sem-w's failure) was removed
+    // again.
     let watch = attempt.watch()?;
-    for file in [
-        attempt.name.clone(),
-        format!("sem.sem-w-{}", attempt.name),
-        format!("sem.sem-r-{}", attempt.name),
-    ] {
+    for path in &object_paths(&attempt.name)[..3] {
+        let file = path.file_name().unwrap_or_default().to_string_lossy();
         if watch.was_created(&file) {
             watch.created_then_removed(&file)?;
         }
@@ -233,7 +231,7 @@ fn partial_resources_cleaned_up(world: &mut ZbWorld) -> Result<()> {
     let name = broadcast_subject(world).name.clone();
     let attempt = attempt_of(world, &name)?;
     attempt.error()?;
-    let left = existing_objects(&attempt.name);
+    let left = leftovers(&attempt.name);
     ensure!(left.is_empty(), "left behind: {}", left.join(", "));
     Ok(())
 }

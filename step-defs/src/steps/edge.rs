@@ -7,7 +7,7 @@
 
 use std::sync::{mpsc, Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{given, then, when};
@@ -20,7 +20,8 @@ use zerobuffer_test_support::RawBuffer;
 use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
-use crate::drivers::poll::poll_until;
+use crate::drivers::os::leftovers;
+use crate::drivers::poll::{poll_until, retry_until};
 use crate::drivers::ring::HEADER;
 use crate::drivers::streams::spawn_seeded_stream;
 use crate::state::frames::Drain;
@@ -281,8 +282,7 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
     let reader = state.reader()?;
     let mut drain = Drain::default();
     let budget = Duration::from_secs(60);
-    let deadline = Instant::now() + budget;
-    while Instant::now() < deadline {
+    retry_until(budget, || -> Result<Option<()>> {
         match reader.read_frame(Duration::from_secs(1)) {
             Ok(frame) => {
                 // The frame is checked and released at once.
@@ -299,10 +299,8 @@ fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
             }
             Err(e) => return Err(e).context("reading the stream"),
         }
-        if drain.stream_ended {
-            break;
-        }
-    }
+        Ok(drain.stream_ended.then_some(()))
+    })?;
     let read = drain.sequences.len();
     let ended = drain.stream_ended;
     state.frames.drain = Some(drain);
@@ -535,12 +533,12 @@ fn error_says_no_shared_memory(world: &mut ZbWorld) -> Result<()> {
         matches!(err, Error::BufferNotFound { what, .. } if *what == "shared memory"),
         "expected the error to name the missing shared memory, got: {err}"
     );
-    // And the attempt created none.
-    let segment = zerobuffer::ObjectPaths::new(state.buffer()?).segment;
+    // And the attempt created nothing.
+    let left = leftovers(state.buffer()?);
     ensure!(
-        !segment.exists(),
-        "{} exists after the failed connection",
-        segment.display()
+        left.is_empty(),
+        "{} exist(s) after the failed connection",
+        left.join(", ")
     );
     Ok(())
 }

@@ -22,7 +22,7 @@ use zerobuffer_test_support::RawBuffer;
 
 use crate::drivers::endpoints::{name_round_trip, refused_as_invalid, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::{existing_objects, object_paths};
+use crate::drivers::os::{leftovers, missing_objects, object_paths};
 use crate::drivers::roles::{broadcast_subject, kept_part};
 use crate::state::buffers::LengthTest;
 use crate::state::lifecycle::Stale;
@@ -156,17 +156,19 @@ fn proper_cleanup(world: &mut ZbWorld, dir: String) -> Result<()> {
         .context("no buffer was shut down")?;
     let dir = Path::new(&dir);
     ensure!(dir.is_dir(), "{} is not a directory", dir.display());
-    let left: Vec<String> = [
-        name.clone(),
-        format!("sem.sem-w-{name}"),
-        format!("sem.sem-r-{name}"),
-    ]
-    .iter()
-    .map(|f| dir.join(f))
-    .chain([object_paths(&name)[3].clone()])
-    .filter(|p| p.symlink_metadata().is_ok())
-    .map(|p| p.display().to_string())
-    .collect();
+    // The segment and both semaphores live in DIR, so what is left of the buffer there (and
+    // of its lock files) is what `leftovers` finds.
+    let real_dir = fs::canonicalize(dir)?;
+    for object in &object_paths(&name)[..3] {
+        let home = object.parent().map(fs::canonicalize).transpose()?;
+        ensure!(
+            home.as_ref() == Some(&real_dir),
+            "{} is not in {}",
+            object.display(),
+            dir.display()
+        );
+    }
+    let left = leftovers(&name);
     ensure!(left.is_empty(), "left after shutdown: {}", left.join(", "));
     Ok(())
 }
@@ -258,11 +260,7 @@ fn same_rules_on_both(world: &mut ZbWorld) -> Result<()> {
     // rules (checked by creating them) and under the Windows rules (checked by rule).
     let name = world.current()?.buffer()?.to_owned();
     zerobuffer::validate_name(&name)?;
-    let missing: Vec<String> = object_paths(&name)
-        .iter()
-        .filter(|p| !p.exists())
-        .map(|p| p.display().to_string())
-        .collect();
+    let missing = missing_objects(&name);
     ensure!(
         missing.is_empty(),
         "missing on Linux: {}",
@@ -426,7 +424,7 @@ fn attempts_to_create(world: &mut ZbWorld, process: String, buffer: String) -> R
     if let Some(stale) = prepared {
         // From here on the lock file is as a dead reader leaves it: present, unlocked.
         stale.guard = None;
-        stale.present_before = existing_objects(&name);
+        stale.present_before = leftovers(&name);
     }
     let state = world.process(&process);
     match Reader::create(&name, DEFAULT_CONFIG) {

@@ -13,6 +13,7 @@ use crate::drivers::bench::spawn_bench;
 use crate::drivers::drain::scenario_buffer;
 use crate::drivers::endpoints::connect_writer_named;
 use crate::drivers::explain::Explain as _;
+use crate::drivers::poll::poll_until;
 use crate::drivers::ring::HEADER;
 use crate::drivers::streams::write_seeded;
 use crate::state::measurement::Utilisation;
@@ -75,7 +76,8 @@ fn monitor_utilisation(world: &mut ZbWorld) -> Result<()> {
             // released every byte (the last sample is that empty ring, as read).
             let mut load_end = None;
             let limit = start + LOAD_PHASE + JOIN_TIMEOUT;
-            loop {
+            let left = limit.saturating_duration_since(Instant::now());
+            let drained = poll_until(left, Duration::from_micros(500), || {
                 let oieb = raw.oieb();
                 ensure!(
                     oieb.payload_free_bytes <= oieb.payload_size,
@@ -90,16 +92,12 @@ fn monitor_utilisation(world: &mut ZbWorld) -> Result<()> {
                     load_end = Some(start.elapsed());
                     done.join()
                         .unwrap_or_else(|_| Err(anyhow!("the writing thread panicked")))?;
-                    continue;
+                    // Taken before the writer was seen finished: sample once more.
+                    return Ok(None);
                 }
-                if let Some(end) = load_end {
-                    if oieb.payload_free_bytes == oieb.payload_size {
-                        break Ok(end);
-                    }
-                }
-                ensure!(Instant::now() < limit, "the reader did not drain the ring");
-                thread::sleep(Duration::from_micros(500));
-            }
+                Ok(load_end.filter(|_| oieb.payload_free_bytes == oieb.payload_size))
+            })?;
+            drained.ok_or_else(|| anyhow!("the reader did not drain the ring"))
         })?;
         Ok(Monitored {
             samples,

@@ -1,8 +1,7 @@
 //! 13.6: a client that does not read fills its response ring, and the server's response
 //! write blocks until the client reads one response.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
@@ -10,6 +9,7 @@ use zerobuffer::duplex::response_buffer_name;
 
 use crate::captures::Number;
 use crate::drivers::duplex::{client, receive, server, server_log, BLOCK_PROOF, HANDLER_WAIT};
+use crate::drivers::poll::poll_until;
 use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
@@ -30,9 +30,8 @@ fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> 
     let channel = server(state)?.channel().to_owned();
     // Blocked: a write that has been in progress for a while (a write that finds room
     // completes within microseconds).
-    let deadline = Instant::now() + HANDLER_WAIT;
-    let (index, len) = loop {
-        let blocked = log
+    let blocked = poll_until(HANDLER_WAIT, Duration::from_millis(20), || {
+        Ok(log
             .state
             .lock()
             .attempts
@@ -41,31 +40,27 @@ fn should_block_on_response(world: &mut ZbWorld, process: String) -> Result<()> 
             .rev()
             .find_map(|(i, a)| {
                 (a.outcome.is_none() && a.started.elapsed() >= BLOCK_PROOF).then_some((i, a.len))
-            });
-        if let Some(found) = blocked {
-            break found;
-        }
-        if Instant::now() >= deadline {
-            let ring = zerobuffer::inspect(&response_buffer_name(&channel))?.oieb;
-            let largest = log
-                .state
-                .lock()
-                .attempts
-                .iter()
-                .map(|a| a.len)
-                .max()
-                .unwrap_or(0);
-            bail!(
-                "no response write stayed pending for {BLOCK_PROOF:?}: every write completed. \
-                 The client's response ring holds {} bytes, {} of them free, with {} \
-                 response(s) unread, and the largest response ({largest} bytes, plus a \
-                 {HEADER}-byte header) fits it, so what was requested cannot fill the ring",
-                ring.payload_size,
-                ring.payload_free_bytes,
-                ring.payload_written_count - ring.payload_read_count,
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
+            }))
+    })?;
+    let Some((index, len)) = blocked else {
+        let ring = zerobuffer::inspect(&response_buffer_name(&channel))?.oieb;
+        let largest = log
+            .state
+            .lock()
+            .attempts
+            .iter()
+            .map(|a| a.len)
+            .max()
+            .unwrap_or(0);
+        bail!(
+            "no response write stayed pending for {BLOCK_PROOF:?}: every write completed. \
+             The client's response ring holds {} bytes, {} of them free, with {} \
+             response(s) unread, and the largest response ({largest} bytes, plus a \
+             {HEADER}-byte header) fits it, so what was requested cannot fill the ring",
+            ring.payload_size,
+            ring.payload_free_bytes,
+            ring.payload_written_count - ring.payload_read_count,
+        );
     };
     let free = zerobuffer::inspect(&response_buffer_name(&channel))?
         .oieb

@@ -4,15 +4,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{bail, ensure, Result};
 use cucumber::{then, when};
-use zerobuffer::{Error, Writer};
+use zerobuffer::Error;
 
 use crate::captures::{Millis, Number};
+use crate::drivers::endpoints::write_when_space;
 use crate::drivers::explain::Explain as _;
-use crate::drivers::jobs::StopFlag;
 use crate::drivers::poll::{poll_until, WAIT_SLICE};
 use crate::drivers::ring::HEADER;
 use crate::state::frames::{FlowStats, SlowProgress, SlowRead};
@@ -21,23 +21,6 @@ use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
 /// Labels of the writer and reader loops.
 const FLOW_WRITER: &str = "continuous-writer";
 const SLOW_READER: &str = "slow-reader";
-
-/// Writes `data`, waiting for space in slices so a stop request is noticed; gives up with
-/// BufferFull after the writer's write timeout like a plain write. `None` when stopped.
-fn write_when_space(w: &mut Writer, data: &[u8], stop: &StopFlag) -> Result<Option<u64>> {
-    let timeout = w.write_timeout();
-    let deadline = Instant::now() + timeout;
-    w.set_write_timeout(WAIT_SLICE);
-    let outcome = loop {
-        match w.write_frame(data) {
-            Err(Error::BufferFull) if stop.is_set() => break Ok(None),
-            Err(Error::BufferFull) if Instant::now() < deadline => continue,
-            other => break other.map(Some),
-        }
-    };
-    w.set_write_timeout(timeout);
-    outcome.with_context(|| format!("writing a {}-byte frame", data.len()))
-}
 
 /// Counter frames: 100 bytes, the first 4 a little-endian int32 counter from 0.
 const COUNTER_FRAME: usize = 100;
@@ -66,7 +49,8 @@ fn writes_continuously(world: &mut ZbWorld, process: String) -> Result<()> {
             w.set_write_timeout(timeout);
             let waited = matches!(first, Err(Error::BufferFull));
             let outcome = match first {
-                Err(Error::BufferFull) => write_when_space(w, &data, &stop),
+                Err(Error::BufferFull) => write_when_space(w, &data, &stop, || {})
+                    .with_context(|| format!("writing a {}-byte frame", data.len())),
                 other => other.map(Some).context("writing a counter frame"),
             };
             match outcome {

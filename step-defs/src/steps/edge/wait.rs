@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Result};
 use cucumber::{then, when};
@@ -21,10 +21,10 @@ use zerobuffer::{Error, NamedSemaphore, OiebSnapshot, Writer};
 use zerobuffer_test_support::RawBuffer;
 
 use crate::captures::{num, Number};
-use crate::drivers::endpoints::{oieb, with_cause, write, write_with_timeout};
+use crate::drivers::endpoints::{oieb, with_cause, write, write_when_space, write_with_timeout};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::jobs::StopFlag;
-use crate::drivers::poll::{poll_until, PROBE_TIMEOUT, SETTLE, WAIT_SLICE};
+use crate::drivers::poll::{poll_until, PROBE_TIMEOUT, SETTLE};
 use crate::drivers::ring::{unread_entries, HEADER};
 use crate::state::frames::{Outcome, Waiting};
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT};
@@ -64,30 +64,25 @@ fn fraction(text: &str) -> Result<f64> {
     Ok(f)
 }
 
-/// Writes `data` once the ring has room, trying again every [`WAIT_SLICE`] (each try counted
-/// in `attempts`) until the writer's write timeout has passed or `stop` is set.
+/// Writes `data` once the ring has room, trying again every slice (each try counted in
+/// `attempts`, see [`write_when_space`]) until the writer's write timeout has passed or `stop`
+/// is set.
 fn wait_and_write(
     w: &mut Writer,
     data: &[u8],
     stop: &StopFlag,
     attempts: &AtomicU64,
 ) -> Result<Outcome> {
-    let timeout = w.write_timeout();
-    let deadline = Instant::now() + timeout;
-    w.set_write_timeout(WAIT_SLICE);
-    let outcome = loop {
+    let counted = || {
         attempts.fetch_add(1, Ordering::SeqCst);
-        match w.write_frame(data) {
-            Ok(sequence) => break Ok(Outcome::Written(sequence)),
-            Err(Error::BufferFull) if stop.is_set() => break Ok(Outcome::Stopped),
-            Err(Error::BufferFull) if Instant::now() < deadline => continue,
-            Err(Error::BufferFull) => break Ok(Outcome::GaveUp),
-            Err(Error::ReaderDead) => break Ok(Outcome::ReaderGone),
-            Err(e) => break Err(e).with_context(|| format!("writing a {}-byte frame", data.len())),
-        }
     };
-    w.set_write_timeout(timeout);
-    outcome
+    match write_when_space(w, data, stop, counted) {
+        Ok(Some(sequence)) => Ok(Outcome::Written(sequence)),
+        Ok(None) => Ok(Outcome::Stopped),
+        Err(Error::BufferFull) => Ok(Outcome::GaveUp),
+        Err(Error::ReaderDead) => Ok(Outcome::ReaderGone),
+        Err(e) => Err(e).with_context(|| format!("writing a {}-byte frame", data.len())),
+    }
 }
 
 /// The written frame's sequence, or why there is none.

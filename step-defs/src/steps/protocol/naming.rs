@@ -8,7 +8,7 @@ use zerobuffer::{NamedSemaphore, Reader};
 
 use crate::drivers::endpoints::{with_cause, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
-use crate::drivers::os::leftovers;
+use crate::drivers::os::missing_objects;
 use crate::drivers::roles::test_subject;
 use crate::drivers::tables::{data_table, DataTable};
 use crate::world::{ZbWorld, READ_TIMEOUT};
@@ -160,10 +160,10 @@ fn naming_rules_respected(world: &mut ZbWorld) -> Result<()> {
                 "'{file}' breaks the Linux file-name rules"
             );
         }
-        let present = leftovers(name);
+        let missing = missing_objects(name);
         ensure!(
-            present.len() == 4,
-            "Linux did not accept every object of '{name}': only {present:?} exist"
+            missing.is_empty(),
+            "Linux did not accept every object of '{name}': {missing:?} do not exist"
         );
         // Windows: the same names become kernel objects (sem-w-NAME ...) and the lock file.
         for object in [
