@@ -18,6 +18,7 @@ pub(crate) mod os;
 pub(crate) mod patterns;
 pub mod pending;
 pub mod poll;
+pub(crate) mod recorded;
 pub(crate) mod ring;
 pub(crate) mod roles;
 pub mod scale;

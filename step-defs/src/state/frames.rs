@@ -41,6 +41,8 @@ pub(crate) struct FramesState {
     pub(crate) signals_at_wake: Option<u64>,
     /// 4.9: what the draining reader saw.
     pub(crate) drain: Option<Drain>,
+    /// The last frame written by a step whose success is verified later (P067, P071).
+    pub(crate) last_write: Option<LastWrite>,
 }
 
 /// Zero-copy write in progress between "fills zero-copy buffer" and "commits".
@@ -181,4 +183,11 @@ pub(crate) enum Outcome {
 pub(crate) struct Waiting {
     pub(crate) len: usize,
     pub(crate) before: OiebSnapshot,
+}
+
+/// A frame written by a step, to be found again in the ring.
+pub(crate) struct LastWrite {
+    pub(crate) offset: u64,
+    pub(crate) sequence: u64,
+    pub(crate) data: Vec<u8>,
 }

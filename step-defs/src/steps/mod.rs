@@ -1,4 +1,6 @@
-//! Step bindings, one module per area of the suite (steps.md §2 groups A–P).
+//! Step bindings, one module per subject (not per feature file): the buffer, frames,
+//! metadata, lifecycle, duplex, faults, inspection and measurement. Within a subject, one
+//! file per concept; a file's doc names the scenarios it serves.
 //!
 //! Conventions every module follows:
 //! - Each regex is the line of `step-defs/tests/step-patterns.txt` anchored as `^…$`, bound
@@ -11,17 +13,11 @@
 //! - A binding is thin: its captures are typed (`crate::captures`), the work is done by
 //!   `crate::drivers`, and it imports drivers only, never another binding module.
 
-mod advanced;
-mod basic;
-mod benchmarks;
-mod corruption;
+mod buffer;
 mod duplex;
-mod edge;
-mod errors;
+mod faults;
+mod frames;
+mod inspection;
 mod lifecycle;
-mod performance;
-mod platform;
-mod protocol;
-mod resources;
-mod stress;
-mod sync;
+mod measurement;
+mod metadata;

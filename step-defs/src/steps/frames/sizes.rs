@@ -1,5 +1,6 @@
-//! 4.6 and 4.7: a frame that fills the ring exactly, the zero-size frame, and the 16-byte
-//! frame header every frame costs.
+//! Frame sizes: the single-byte frame and the frame too large for a minimum buffer (4.4), a
+//! frame that fills the ring exactly, the zero-size frame, and the 16-byte frame header every
+//! frame costs (4.6, 4.7).
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use crate::drivers::access;
 use crate::drivers::endpoints::{last_frame, oieb, read_next, write, write_with_timeout};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::PROBE_TIMEOUT;
+use crate::drivers::recorded::write_recorded;
 use crate::drivers::ring::HEADER;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
@@ -114,6 +116,31 @@ fn frame_overhead(world: &mut ZbWorld, expected: Number<u64>) -> Result<()> {
         "a {}-byte frame took {bytes} ring bytes ({:?}): overhead {overhead}, expected {expected}",
         access.len,
         access.side
+    );
+    Ok(())
+}
+
+#[when(regex = r"^the '(.*)' process writes single byte frame$")]
+fn writes_single_byte(world: &mut ZbWorld, process: String) -> Result<()> {
+    write_recorded(world.process(&process), vec![0x42])
+}
+
+#[when(regex = r"^the '(.*)' process attempts to write '(.*)' byte frame$")]
+fn attempts_sized_frame(world: &mut ZbWorld, process: String, size: Number<usize>) -> Result<()> {
+    let data = simple_data(size.0);
+    let state = world.process(&process);
+    state.last_error = state.with_writer(|w| w.write_frame(&data))?.err();
+    Ok(())
+}
+
+#[then(regex = r"^the '(.*)' process should receive FrameTooLargeException$")]
+fn receives_frame_too_large(world: &mut ZbWorld, process: String) -> Result<()> {
+    let err = world
+        .process(&process)
+        .take_error("a frame-too-large error")?;
+    ensure!(
+        matches!(err, Error::FrameTooLarge { .. }),
+        "expected a frame-too-large error, got: {err}"
     );
     Ok(())
 }

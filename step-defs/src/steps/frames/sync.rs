@@ -1,70 +1,22 @@
-//! Group H of steps.md: feature 06, synchronization. Sequence gaps, a burst read after a
-//! pause, flow control against a slow reader, and the `sem-w` count against unread frames.
+//! Synchronization (feature 06): a burst read after a pause (6.2), flow control against a
+//! slow reader (6.3), and the `sem-w` count against unread frames (6.4).
 
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{bail, ensure, Result};
+use anyhow::{ensure, Result};
 use cucumber::{then, when};
-use zerobuffer::Error;
 
 use crate::captures::{Millis, Number};
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::{check_consecutive, check_seeded};
-use crate::drivers::ring::{corrupt_next_header, raw_buffer, unread_entries, HEADER};
+use crate::drivers::ring::{raw_buffer, unread_entries, HEADER};
 use crate::drivers::streams::{read_stream, write_seeded};
 use crate::state::frames::PacedFlowStats;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
 
 // ---- 6.1 Sequence gap -------------------------------------------------------------------------
-
-#[when(regex = r"^the test corrupts next frame sequence to '([^']*)'$")]
-fn corrupts_next_sequence(world: &mut ZbWorld, sequence: Number<u64>) -> Result<()> {
-    let sequence = sequence.0;
-    corrupt_next_header(world.current()?, |h| h.sequence = sequence).map(drop)
-}
-
-#[then(regex = r"^the read should fail with sequence error$")]
-fn read_fails_with_sequence_error(world: &mut ZbWorld) -> Result<()> {
-    // Only looked at: the next step checks the numbers of the same error.
-    match &world.current()?.last_error {
-        Some(Error::Sequence { .. }) => Ok(()),
-        Some(e) => bail!("expected a sequence error, got: {e}"),
-        None => bail!("the read succeeded; expected a sequence error"),
-    }
-}
-
-#[then(regex = r"^the error should show expected '([^']*)' got '([^']*)'$")]
-fn error_shows_sequences(
-    world: &mut ZbWorld,
-    expected: Number<u64>,
-    got: Number<u64>,
-) -> Result<()> {
-    let (want_expected, want_got) = (expected.0, got.0);
-    let err = world.current()?.take_error("a sequence error")?;
-    let Error::Sequence { expected, got } = err else {
-        bail!("expected a sequence error, got: {err}");
-    };
-    // The expected number is the reader's own: one past the last frame it read.
-    ensure!(
-        expected == want_expected,
-        "the error says expected {expected}, got {got}; the step expects {want_expected}: the \
-         reader has read frames up to {}, so the next sequence it expects is {expected}: an \
-         error saying expected {want_expected} cannot happen here",
-        expected.saturating_sub(1)
-    );
-    ensure!(
-        got == want_got,
-        "the error says expected {expected}, got {got}; the step expects got {want_got}"
-    );
-    let text = err.to_string();
-    ensure!(
-        text.contains(&format!("expected {expected}, got {got}")),
-        "the message '{text}' does not show both numbers"
-    );
-    Ok(())
-}
 
 // ---- 6.2 Burst read after a pause -------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 //! Group D of steps.md: process lifecycle (feature 02). The survivor notices a killed or
 //! crashed peer (2.1, 2.2), and a new reader takes over the buffer of a crashed one (2.3). The
-//! kill and crash steps themselves are in basic.rs (`ZbWorld::crash`).
+//! kill and crash steps themselves are in `faults::death` (`ZbWorld::crash`).
 
 use std::sync::Arc;
 use std::thread;

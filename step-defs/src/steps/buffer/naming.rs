@@ -1,16 +1,18 @@
-//! 12.4: the semaphore names of buffers named like the step's table rows, and the Linux and
-//! Windows naming rules for every object of those buffers.
+//! Buffer names: special characters and the length limit (8.3), and the semaphore names of
+//! buffers named like the step's table rows with the Linux and Windows naming rules for every
+//! object of those buffers (12.4).
 
 use anyhow::{bail, ensure, Result};
 use cucumber::gherkin::Step;
-use cucumber::{given, then};
-use zerobuffer::{NamedSemaphore, Reader};
+use cucumber::{given, then, when};
+use zerobuffer::{NamedSemaphore, Reader, MAX_NAME_LEN};
 
-use crate::drivers::endpoints::{with_cause, DEFAULT_CONFIG};
+use crate::drivers::endpoints::{name_round_trip, refused_as_invalid, with_cause, DEFAULT_CONFIG};
 use crate::drivers::explain::Explain as _;
 use crate::drivers::os::missing_objects;
 use crate::drivers::roles::test_subject;
 use crate::drivers::tables::{data_table, DataTable};
+use crate::state::buffers::LengthTest;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
 /// Upstream 12.4's table, for an orchestrator that drops tables.
@@ -190,4 +192,154 @@ mod tests {
         assert_eq!(names.len(), 3);
         assert_eq!(names[1], "test_buffer-123");
     }
+}
+
+/// Names that are valid file names but hostile to naive code (spaces, quotes, shell and regex
+/// metacharacters, a backslash, non-ASCII, leading dash and dot).
+const SPECIAL_NAMES: [&str; 9] = [
+    "with space",
+    "quote'double\"",
+    "shell;|&$(x)`y`*?",
+    "regex.^+[]{}()\\",
+    "unicode-ümlaut-日本",
+    "-leading-dash",
+    ".leading-dot",
+    "percent%s%n",
+    "tab\tand\nnewline",
+];
+
+#[then(regex = r"^test with buffer names containing special characters$")]
+fn special_character_names(world: &mut ZbWorld) -> Result<()> {
+    let mut problems = Vec::new();
+    for base in SPECIAL_NAMES {
+        let name = world.buffer_name(base);
+        if let Err(e) = name_round_trip(&name) {
+            problems.push(format!("{name:?}: {e}"));
+        }
+    }
+    // What can never be a file name is refused before any OS call.
+    let valid = world.buffer_name("slash-test");
+    for bad in [
+        String::new(),
+        ".".into(),
+        "..".into(),
+        format!("a/{valid}"),
+        format!("{valid}\0nul"),
+    ] {
+        if let Err(e) = refused_as_invalid(&bad) {
+            problems.push(format!("{bad:?}: {e}"));
+        }
+    }
+    ensure!(problems.is_empty(), "{}", problems.join("; "));
+    Ok(())
+}
+
+/// Characters every implementation and both OSes accept in object names.
+fn portable(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-'
+}
+
+/// The feature-file part of a mangled name: `base_<pid>_<n>` → `base`.
+fn base_of(name: &str) -> &str {
+    let mut parts = name.rsplitn(3, '_');
+    let (Some(b), Some(a), Some(base)) = (parts.next(), parts.next(), parts.next()) else {
+        return name;
+    };
+    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    if numeric(a) && numeric(b) {
+        base
+    } else {
+        name
+    }
+}
+
+/// Windows kernel object names: anything but a backslash (the namespace separator), at most
+/// MAX_PATH (260) characters including the `Global\` or `Local\` prefix.
+fn valid_windows_object(name: &str) -> bool {
+    !name.contains('\\') && format!("Global\\{name}").chars().count() <= 260
+}
+
+#[then(regex = r"^verify name contains only alphanumeric and dash$")]
+fn name_alphanumeric_and_dash(world: &mut ZbWorld) -> Result<()> {
+    let name = world.current()?.buffer()?.to_owned();
+    let base = base_of(&name);
+    let bad: String = base.chars().filter(|&c| !portable(c)).collect();
+    ensure!(
+        bad.is_empty(),
+        "the buffer name '{base}' contains {bad:?} besides letters, digits and '-'"
+    );
+    // The run suffix (steps.md §0.3) adds only '_' and digits.
+    let suffix = &name[base.len()..];
+    ensure!(
+        suffix.chars().all(|c| c == '_' || c.is_ascii_digit()),
+        "the run suffix '{suffix}' is not '_' and digits"
+    );
+    Ok(())
+}
+
+#[then(regex = r"^same name rules work on both platforms$")]
+fn same_rules_on_both(world: &mut ZbWorld) -> Result<()> {
+    // Only Linux is at hand: every object name of this buffer must be valid under the Linux
+    // rules (checked by creating them) and under the Windows rules (checked by rule).
+    let name = world.current()?.buffer()?.to_owned();
+    zerobuffer::validate_name(&name)?;
+    let missing = missing_objects(&name);
+    ensure!(
+        missing.is_empty(),
+        "missing on Linux: {}",
+        missing.join(", ")
+    );
+    for object in [
+        name.clone(),
+        format!("sem-w-{name}"),
+        format!("sem-r-{name}"),
+    ] {
+        ensure!(
+            valid_windows_object(&object),
+            "'{object}' is not a valid Windows object name"
+        );
+    }
+    Ok(())
+}
+
+#[when(regex = r"^test maximum name length$")]
+fn test_maximum_name_length(world: &mut ZbWorld) -> Result<()> {
+    // Names get the run suffix: pad the base so the full name is exactly the limit.
+    let suffix = world.buffer_name("n").len() - 1;
+    let longest = world.buffer_name(&"n".repeat(MAX_NAME_LEN - suffix));
+    let too_long = world.buffer_name(&"o".repeat(MAX_NAME_LEN + 1 - suffix));
+    let outcome = LengthTest {
+        longest: Some((longest.len(), name_round_trip(&longest))),
+        too_long: Some((too_long.len(), refused_as_invalid(&too_long))),
+    };
+    world.current()?.buffers.length_test = outcome;
+    Ok(())
+}
+
+#[then(regex = r"^both platforms should handle it correctly$")]
+fn both_platforms_handle_it(world: &mut ZbWorld) -> Result<()> {
+    let test = &mut world.current()?.buffers.length_test;
+    let (Some((long_len, longest)), Some((over_len, too_long))) =
+        (test.longest.take(), test.too_long.take())
+    else {
+        bail!("'test maximum name length' did not run");
+    };
+    ensure!(
+        long_len == MAX_NAME_LEN && over_len == MAX_NAME_LEN + 1,
+        "tested lengths {long_len} and {over_len}"
+    );
+    longest.with_context(|| format!("a {long_len}-byte name (the limit) failed"))?;
+    too_long.with_context(|| format!("a {over_len}-byte name was not refused"))?;
+    // Linux: `sem.sem-w-` + 245 bytes is the 255-byte file-name limit. Windows: the same
+    // names with their namespace prefix stay within MAX_PATH.
+    let longest_sem = format!("sem-w-{}", "n".repeat(MAX_NAME_LEN));
+    ensure!(
+        format!("sem.{longest_sem}").len() == 255,
+        "the longest semaphore file name is not 255 bytes"
+    );
+    ensure!(
+        valid_windows_object(&longest_sem),
+        "the longest semaphore name exceeds the Windows limit"
+    );
+    Ok(())
 }
