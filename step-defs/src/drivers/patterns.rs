@@ -1,4 +1,4 @@
-//! Frame contents: seeded and patterned frames written, checked on reading, and seeded streams.
+//! Frame contents: seeded and patterned frames, and the checks made on reading them.
 
 use anyhow::{bail, ensure, Result};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, is_simple_data};
