@@ -8,6 +8,7 @@
 
 use anyhow::{anyhow, ensure, Result};
 use zerobuffer::layout::FrameHeader;
+use zerobuffer::OiebSnapshot;
 use zerobuffer_test_support::RawBuffer;
 
 use crate::drivers::explain::Explain as _;
@@ -17,6 +18,28 @@ use crate::world::ProcessState;
 pub(crate) fn raw_buffer(state: &ProcessState) -> Result<RawBuffer> {
     let name = state.buffer()?;
     RawBuffer::open(name).with_context(|| format!("mapping buffer '{name}'"))
+}
+
+/// The reader took every entry the writer wrote: the OIEB's two counts agree.
+pub(crate) fn ensure_all_taken(oieb: &OiebSnapshot) -> Result<()> {
+    ensure!(
+        oieb.payload_read_count == oieb.payload_written_count,
+        "{} entries written but {} read: frames were left behind",
+        oieb.payload_written_count,
+        oieb.payload_read_count
+    );
+    Ok(())
+}
+
+/// The reader gave back all the payload space: the ring is empty again.
+pub(crate) fn ensure_space_given_back(oieb: &OiebSnapshot) -> Result<()> {
+    ensure!(
+        oieb.payload_free_bytes == oieb.payload_size,
+        "{} of {} payload bytes were given back",
+        oieb.payload_free_bytes,
+        oieb.payload_size
+    );
+    Ok(())
 }
 
 /// One entry the reader has not taken yet: a frame, or the bytes a wrap skips (a marker and

@@ -21,6 +21,9 @@ import time
 from zerobuffer import BufferConfig
 from zerobuffer.duplex import DuplexChannelFactory, ProcessingMode
 
+# The peer scripts sit side by side; the read/write peer owns the semaphore workaround.
+from py_peer import unlink_leftover_semaphores
+
 SHM = "/dev/shm"
 
 
@@ -36,15 +39,6 @@ def exists(name):
 def request_data(i):
     size = 1 + (i * 7919) % 20000
     return bytes(bytearray((j + i) & 0xFF for j in range(size)))
-
-
-def unlink_semaphores(name):
-    # The Python reader never unlinks its semaphores (protocol.md 12.8).
-    for sem in ("sem.sem-w-" + name, "sem.sem-r-" + name):
-        try:
-            os.unlink(os.path.join(SHM, sem))
-        except OSError:
-            pass
 
 
 def cmd_server(args):
@@ -69,7 +63,7 @@ def cmd_server(args):
     while server.is_running and time.monotonic() < deadline:
         time.sleep(0.05)
     server.stop()
-    unlink_semaphores(args.channel + "_request")
+    unlink_leftover_semaphores(args.channel + "_request")
     emit({"handled": handled[0]})
     return 0
 
@@ -100,7 +94,7 @@ def cmd_client(args):
                 break
     finally:
         client.close()
-        unlink_semaphores(args.channel + "_response")
+        unlink_leftover_semaphores(args.channel + "_response")
     emit({"requests": args.requests, "errors": errors})
     return 1 if errors else 0
 

@@ -176,7 +176,7 @@ def cmd_write(args):
     return 0
 
 
-def _unlink_leftover_semaphores(name):
+def unlink_leftover_semaphores(name):
     # Upstream bug (protocol.md 12.8): Reader.close() never unlinks its semaphores.
     for sem in ("sem.sem-w-" + name, "sem.sem-r-" + name):
         try:
@@ -263,7 +263,7 @@ def cmd_read(args):
             reader.close()
         except Exception as e:
             err("close: %s: %s" % (type(e).__name__, e))
-        _unlink_leftover_semaphores(args.name)
+        unlink_leftover_semaphores(args.name)
 
     if error_count > len(errors):
         errors.append("... and %d more errors" % (error_count - len(errors)))

@@ -8,6 +8,7 @@ use zerobuffer::testdata::is_simple_data;
 use crate::captures::Number;
 use crate::drivers::access::explain_write;
 use crate::drivers::explain::Explain as _;
+use crate::drivers::ring::{ensure_all_taken, ensure_space_given_back};
 use crate::drivers::roles::broadcast_subject;
 use crate::world::{ZbWorld, READ_TIMEOUT};
 
@@ -94,24 +95,14 @@ fn no_data_corruption(world: &mut ZbWorld) -> Result<()> {
     ensure!(!sizes.is_empty(), "no frame was validated");
     let reader = state.reader()?;
     let oieb = reader.oieb_snapshot();
-    ensure!(
-        oieb.payload_read_count == oieb.payload_written_count,
-        "{} frames written, {} read",
-        oieb.payload_written_count,
-        oieb.payload_read_count
-    );
+    ensure_all_taken(&oieb)?;
     ensure!(
         oieb.payload_read_pos == oieb.payload_write_pos,
         "read position {} differs from write position {}",
         oieb.payload_read_pos,
         oieb.payload_write_pos
     );
-    ensure!(
-        oieb.payload_free_bytes == oieb.payload_size,
-        "{} of {} payload bytes are free after everything was read",
-        oieb.payload_free_bytes,
-        oieb.payload_size
-    );
+    ensure_space_given_back(&oieb)?;
     let (pending, held) = (reader.pending_frames()?, reader.outstanding_frames());
     ensure!(
         pending == 0 && held == 0,

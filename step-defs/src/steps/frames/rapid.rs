@@ -7,24 +7,11 @@ use cucumber::{then, when};
 use zerobuffer::testdata::first_frame_data_mismatch;
 use zerobuffer::Error;
 
-use crate::captures::Number;
 use crate::drivers::endpoints::oieb;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::poll::{poll_until, retry_until};
-use crate::drivers::streams::spawn_seeded_stream;
 use crate::state::frames::Drain;
 use crate::world::{ProcessState, ZbWorld};
-
-#[when(regex = r"^the '([^']*)' process writes '([^']*)' frames of size '([^']*)' rapidly$")]
-fn writes_frames_rapidly_sized(
-    world: &mut ZbWorld,
-    process: String,
-    count: Number<u64>,
-    size: Number<usize>,
-) -> Result<()> {
-    let (count, size) = (count.0, size.0);
-    spawn_seeded_stream(world.process(&process), RAPID_WRITER, count, size)
-}
 
 #[when(regex = r"^the '([^']*)' process reads all frames and signals immediately$")]
 fn reads_all_frames(world: &mut ZbWorld, process: String) -> Result<()> {
@@ -137,6 +124,3 @@ fn no_deadlocks_occur(world: &mut ZbWorld) -> Result<()> {
     );
     Ok(())
 }
-
-/// Label of 4.9's writer.
-const RAPID_WRITER: &str = "rapid-writer";

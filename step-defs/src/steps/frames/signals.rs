@@ -9,6 +9,7 @@ use zerobuffer::Error;
 use crate::captures::Number;
 use crate::drivers::endpoints::{oieb, write};
 use crate::drivers::explain::Explain as _;
+use crate::drivers::ring::ensure_all_taken;
 use crate::world::{ReceivedFrame, ZbWorld};
 
 #[when(regex = r"^the '(.*)' process writes '(.*)' frames rapidly without reader consuming$")]
@@ -75,14 +76,7 @@ fn all_frames_read_correctly(world: &mut ZbWorld, process: String) -> Result<()>
             first + i as u64
         );
     }
-    let o = oieb(state)?;
-    ensure!(
-        o.payload_read_count == o.payload_written_count,
-        "{} entries written but {} read: frames were left behind",
-        o.payload_written_count,
-        o.payload_read_count
-    );
-    Ok(())
+    ensure_all_taken(&oieb(state)?)
 }
 
 #[then(regex = r"^the '(.*)' process the coalesced signals should be handled properly$")]

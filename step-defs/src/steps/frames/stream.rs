@@ -9,7 +9,10 @@ use crate::drivers::patterns::{check_consecutive, check_seeded};
 use crate::drivers::streams::{read_stream, spawn_seeded_stream};
 use crate::world::ZbWorld;
 
+/// A background writer of `count` seeded frames, as fast as the ring lets it: 1.6's "as fast as
+/// possible" and 4.9's "rapidly" are the same action.
 #[when(regex = r"^the '(.*)' process writes '(.*)' frames of size '(.*)' as fast as possible$")]
+#[when(regex = r"^the '([^']*)' process writes '([^']*)' frames of size '([^']*)' rapidly$")]
 fn writes_frames_fast(
     world: &mut ZbWorld,
     process: String,
@@ -17,7 +20,7 @@ fn writes_frames_fast(
     size: Number<usize>,
 ) -> Result<()> {
     let (count, size) = (count.0, size.0);
-    spawn_seeded_stream(world.process(&process), "fast-writer", count, size)
+    spawn_seeded_stream(world.process(&process), "stream-writer", count, size)
 }
 
 #[when(regex = r"^the '(.*)' process reads frames with '(.*)' ms delay between each read$")]

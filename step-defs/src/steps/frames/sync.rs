@@ -11,7 +11,9 @@ use crate::captures::{Millis, Number};
 use crate::drivers::endpoints::read_next;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::patterns::{check_consecutive, check_seeded};
-use crate::drivers::ring::{raw_buffer, unread_entries, HEADER};
+use crate::drivers::ring::{
+    ensure_all_taken, ensure_space_given_back, raw_buffer, unread_entries, HEADER,
+};
 use crate::drivers::streams::{read_stream, write_seeded};
 use crate::state::frames::PacedFlowStats;
 use crate::world::{ProcessState, ZbWorld, JOIN_TIMEOUT, READ_TIMEOUT};
@@ -163,19 +165,8 @@ fn flow_control_works(world: &mut ZbWorld) -> Result<()> {
     );
     // The writer has left; the OIEB shows what the reader did with its frames.
     let oieb = raw_buffer(state)?.oieb();
-    ensure!(
-        oieb.payload_read_count == oieb.payload_written_count,
-        "the reader took {} of {} entries",
-        oieb.payload_read_count,
-        oieb.payload_written_count
-    );
-    ensure!(
-        oieb.payload_free_bytes == oieb.payload_size,
-        "{} of {} payload bytes were given back",
-        oieb.payload_free_bytes,
-        oieb.payload_size
-    );
-    Ok(())
+    ensure_all_taken(&oieb)?;
+    ensure_space_given_back(&oieb)
 }
 
 // ---- 6.4 Signal ordering ----------------------------------------------------------------------
