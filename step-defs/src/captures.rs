@@ -87,6 +87,34 @@ impl FromStr for Percent {
     }
 }
 
+/// A multiple of something, with or without its `x` (`'1.5x'`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Ratio(pub f64);
+
+impl FromStr for Ratio {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        let bare = text.trim().trim_end_matches(['x', 'X', '\u{d7}']);
+        let Number(value) = bare.parse::<Number<f64>>()?;
+        Ok(Ratio(value))
+    }
+}
+
+/// A time in nanoseconds, with or without its unit (`'100ns'`, `'100'`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Nanos(pub f64);
+
+impl FromStr for Nanos {
+    type Err = CaptureError;
+
+    fn from_str(text: &str) -> Result<Self, CaptureError> {
+        let bare = text.trim().trim_end_matches("ns");
+        let Number(value) = bare.parse::<Number<f64>>()?;
+        Ok(Nanos(value))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +131,11 @@ mod tests {
             Seconds(Duration::from_millis(500))
         );
         assert_eq!("5%".parse::<Percent>().unwrap(), Percent(0.05));
+        assert_eq!("1.5x".parse::<Ratio>().unwrap(), Ratio(1.5));
+        assert_eq!("2".parse::<Ratio>().unwrap(), Ratio(2.0));
+        assert_eq!("100ns".parse::<Nanos>().unwrap(), Nanos(100.0));
+        assert_eq!("100 ns".parse::<Nanos>().unwrap(), Nanos(100.0));
+        assert!("fast".parse::<Nanos>().is_err());
         let err = "ten".parse::<Number<u64>>().unwrap_err();
         assert_eq!(format!("{err:?}"), "'ten' is not a valid number");
         assert!("-1".parse::<Seconds>().is_err());

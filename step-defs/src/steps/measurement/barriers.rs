@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{anyhow, ensure, Result};
 use cucumber::{given, then, when};
 
-use crate::captures::num;
+use crate::captures::Nanos;
 use crate::drivers::measure::best_ns;
 use crate::drivers::poll::spin_until;
 use crate::drivers::roles::test_subject;
@@ -140,8 +140,8 @@ fn data_integrity_maintained(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[then(regex = r"^expect less than '([^']*)' ns per barrier$")]
-fn expect_barrier_cost(world: &mut ZbWorld, limit: String) -> Result<()> {
-    let limit: f64 = num(limit.trim().trim_end_matches("ns").trim())?;
+fn expect_barrier_cost(world: &mut ZbWorld, limit: Nanos) -> Result<()> {
+    let Nanos(limit) = limit;
     let costs = &test_subject(world)?.measurement.barriers.costs;
     ensure!(!costs.is_empty(), "no barrier cost was measured");
     // Each cost is the best of seven runs of a million operations or more: scheduling noise

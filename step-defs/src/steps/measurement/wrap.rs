@@ -7,7 +7,7 @@ use cucumber::{given, then, when};
 use zerobuffer::testdata::frame_data;
 use zerobuffer::{align_to_block, BufferConfig, Reader, Writer};
 
-use crate::captures::num;
+use crate::captures::{Percent, Ratio};
 use crate::drivers::bench::BENCH_READ_TIMEOUT;
 use crate::drivers::explain::Explain as _;
 use crate::drivers::ring::HEADER;
@@ -21,8 +21,8 @@ const WRAP_FRAME: usize = (64 << 10) - HEADER as usize;
 const ROUNDS: usize = 21;
 
 #[given(regex = r"^buffer size is '([^']*)' frame size to force wrap$")]
-fn buffer_size_forces_wrap(world: &mut ZbWorld, ratio: String) -> Result<()> {
-    let ratio: f64 = num(ratio.trim().trim_end_matches(['x', 'X', '×']))?;
+fn buffer_size_forces_wrap(world: &mut ZbWorld, ratio: Ratio) -> Result<()> {
+    let Ratio(ratio) = ratio;
     // Between one and two frames: every frame after the first must wrap to fit.
     ensure!(
         ratio > 1.0 && ratio < 2.0,
@@ -169,8 +169,9 @@ fn calculate_overhead(world: &mut ZbWorld) -> Result<()> {
 }
 
 #[then(regex = r"^expect less than '([^']*)' performance impact$")]
-fn expect_wrap_impact(world: &mut ZbWorld, limit: String) -> Result<()> {
-    let limit: f64 = num(limit.trim().trim_end_matches('%'))?;
+fn expect_wrap_impact(world: &mut ZbWorld, limit: Percent) -> Result<()> {
+    // The overhead is kept in percent, as reported.
+    let limit = limit.0 * 100.0;
     let overhead = test_subject(world)?
         .measurement
         .wrap
