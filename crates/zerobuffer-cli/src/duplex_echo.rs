@@ -19,7 +19,8 @@ pub fn run(args: &DuplexEchoArgs) -> Result<()> {
         usize::try_from(args.payload_size).context("--payload-size does not fit in memory")?;
     let config = BufferConfig::new(args.metadata_size, payload_size);
     let mut server = DuplexServer::new(channel, config)
-        .with_context(|| format!("cannot serve channel {channel:?}"))?;
+        .with_context(|| format!("cannot serve channel {channel:?}"))?
+        .with_wait_strategy(args.wait);
     let clients = Arc::new(Mutex::new(Clients::new(channel)));
     let delay = Duration::from_millis(args.delay_ms);
     server

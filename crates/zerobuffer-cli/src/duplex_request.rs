@@ -22,7 +22,8 @@ const MAX_LOGGED_MISMATCHES: u64 = 10;
 pub fn run(args: &DuplexRequestArgs) -> Result<()> {
     let size = usize::try_from(args.size).context("--size does not fit in memory")?;
     let timeout = Duration::from_millis(args.timeout_ms);
-    let client = connect(&args.channel, timeout)?;
+    let mut client = connect(&args.channel, timeout)?;
+    client.set_wait_strategy(args.wait);
     let started = Instant::now();
     let mut summary = RequestSummary::default();
     let outcome = match &args.ready_file {

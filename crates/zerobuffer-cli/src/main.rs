@@ -21,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
+use zerobuffer::WaitStrategy;
 
 use crate::sizes::FrameSizes;
 
@@ -83,6 +84,11 @@ pub struct ReadArgs {
     /// can start the writer after it; the file is left in place
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
+    /// How to wait for the other side: block (sem_timedwait, as every peer does),
+    /// spin-then-block[:MICROS] (sem_trywait for a while first) or busy-spin (never sleeps;
+    /// keeps one core busy). All of them work with any peer
+    #[arg(long, value_name = "STRATEGY", default_value_t = WaitStrategy::Block)]
+    pub wait: WaitStrategy,
 }
 
 /// Connect to buffer NAME as its writer and write test-pattern frames.
@@ -115,6 +121,11 @@ pub struct WriteArgs {
     /// metadata_len, elapsed_ms
     #[arg(long)]
     pub json: bool,
+    /// How to wait for the other side: block (sem_timedwait, as every peer does),
+    /// spin-then-block[:MICROS] (sem_trywait for a while first) or busy-spin (never sleeps;
+    /// keeps one core busy). All of them work with any peer
+    #[arg(long, value_name = "STRATEGY", default_value_t = WaitStrategy::Block)]
+    pub wait: WaitStrategy,
 }
 
 /// Show the control block (OIEB) of buffer NAME and whether its processes are alive.
@@ -163,6 +174,11 @@ pub struct DuplexEchoArgs {
     /// scripts can start clients after it; the file is left in place
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
+    /// How to wait for the other side: block (sem_timedwait, as every peer does),
+    /// spin-then-block[:MICROS] (sem_trywait for a while first) or busy-spin (never sleeps;
+    /// keeps one core busy). All of them work with any peer
+    #[arg(long, value_name = "STRATEGY", default_value_t = WaitStrategy::Block)]
+    pub wait: WaitStrategy,
 }
 
 /// Call duplex channel CHANNEL as its client and check that the server echoes every request.
@@ -192,6 +208,11 @@ pub struct DuplexRequestArgs {
     /// request; the file is left in place
     #[arg(long, value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
+    /// How to wait for the other side: block (sem_timedwait, as every peer does),
+    /// spin-then-block[:MICROS] (sem_trywait for a while first) or busy-spin (never sleeps;
+    /// keeps one core busy). All of them work with any peer
+    #[arg(long, value_name = "STRATEGY", default_value_t = WaitStrategy::Block)]
+    pub wait: WaitStrategy,
 }
 
 fn main() -> ExitCode {

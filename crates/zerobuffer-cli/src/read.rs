@@ -19,8 +19,9 @@ pub fn run(args: &ReadArgs) -> Result<()> {
     let payload_size =
         usize::try_from(args.payload_size).context("--payload-size does not fit in memory")?;
     let config = BufferConfig::new(args.metadata_size, payload_size);
-    let reader = Reader::create(&args.name, config)
+    let mut reader = Reader::create(&args.name, config)
         .with_context(|| format!("cannot create buffer {:?}", args.name))?;
+    reader.set_wait_strategy(args.wait);
     let started = Instant::now();
     let mut run = ReadRun::new(args);
     let outcome = match &args.ready_file {

@@ -22,6 +22,7 @@ pub fn run(args: &WriteArgs) -> Result<()> {
     };
     let timeout = Duration::from_millis(args.timeout_ms);
     let mut writer = connect(&args.name, timeout)?;
+    writer.set_wait_strategy(args.wait);
     let started = Instant::now();
     let mut summary = Summary::default();
     let outcome = write_all(&mut writer, args, sizes, timeout, &mut summary);

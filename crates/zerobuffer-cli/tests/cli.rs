@@ -385,6 +385,68 @@ fn bad_names_fail_with_one_line() {
     }
 }
 
+/// Both ends as processes, each with its own wait strategy: every strategy meets every other
+/// on the wire (a small ring, so the writer waits for space as often as the reader for data).
+#[test]
+fn read_and_write_agree_whatever_each_side_waits_with() {
+    let _guard = shared();
+    for (reader_wait, writer_wait) in [
+        ("busy-spin", "block"),
+        ("block", "busy-spin"),
+        ("spin-then-block:20", "spin-then-block"),
+    ] {
+        let name = unique_name("waits");
+        let (reader, _ready) = start_reader(
+            &name,
+            &[
+                "--validate",
+                "--json",
+                "--frames",
+                "2000",
+                "--payload-size",
+                "16384",
+                "--wait",
+                reader_wait,
+            ],
+        );
+        let writer = Proc::spawn(&[
+            "write",
+            &name,
+            "--frames",
+            "2000",
+            "--sizes",
+            "1..3000",
+            "--wait",
+            writer_wait,
+            "--json",
+        ]);
+        let wrote = writer.wait(WAIT);
+        let read = reader.wait(WAIT);
+        let pair = format!("reader {reader_wait}, writer {writer_wait}");
+        assert_eq!(wrote.code(), Some(0), "{pair}: {wrote:?}");
+        assert_eq!(read.code(), Some(0), "{pair}: {read:?}");
+        let (wrote, read) = (wrote.json(), read.json());
+        assert_eq!(read["frames"], 2000, "{pair}");
+        assert_eq!(read["bytes"], wrote["bytes"], "{pair}");
+        assert_eq!(read["sequence_errors"], 0, "{pair}");
+        assert_eq!(read["pattern_errors"], 0, "{pair}");
+        assert_clean(&name);
+    }
+}
+
+#[test]
+fn an_unknown_wait_strategy_is_a_usage_error() {
+    for command in ["read", "write"] {
+        let out = run(&[command, "x", "--wait", "spin"]);
+        assert_eq!(out.code(), Some(2), "{command}: {out:?}");
+        assert!(
+            out.stderr
+                .contains("expected block, busy-spin, spin-then-block"),
+            "{command}: {out:?}"
+        );
+    }
+}
+
 #[test]
 fn bad_sizes_are_usage_errors() {
     for (sizes, message) in [

@@ -46,6 +46,7 @@ mod sem;
 mod shm;
 mod stale;
 pub mod testdata;
+mod wait;
 mod writer;
 
 pub use abandon::Abandon;
@@ -61,4 +62,5 @@ pub use process::{current_pid, is_process_alive};
 pub use reader::Reader;
 pub use sem::NamedSemaphore;
 pub use stale::{clean_all_stale, clean_stale, CleanOutcome};
+pub use wait::{UnknownWaitStrategy, WaitStrategy, DEFAULT_SPIN};
 pub use writer::{FrameSlot, Writer, DEFAULT_WRITE_TIMEOUT};

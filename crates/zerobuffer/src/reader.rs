@@ -18,6 +18,7 @@ use crate::process::{current_pid, is_process_alive};
 use crate::sem::NamedSemaphore;
 use crate::shm::SharedMemory;
 use crate::stale;
+use crate::wait::WaitStrategy;
 
 const HEADER: u64 = FRAME_HEADER_SIZE as u64;
 /// How long to wait for a lock briefly held by another process's stale-cleanup pass.
@@ -40,6 +41,8 @@ pub struct Reader {
     payload_offset: usize,
     payload_size: u64,
     metadata_size: u64,
+    /// How [`Reader::read_frame`] waits for the writer's `sem-w` token.
+    wait: WaitStrategy,
     state: Mutex<ReadState>,
 }
 
@@ -124,6 +127,7 @@ impl Reader {
             sem_read,
             lock: Some(lock),
             abandoned: false,
+            wait: WaitStrategy::default(),
             state: Mutex::new(ReadState {
                 expected_sequence: 1,
                 pending: VecDeque::new(),
@@ -140,6 +144,16 @@ impl Reader {
     /// The rounded metadata and payload sizes in use.
     pub fn config(&self) -> BufferConfig {
         BufferConfig::new(self.metadata_size as usize, self.payload_size as usize)
+    }
+
+    /// How reads wait for a frame ([`WaitStrategy::Block`] unless set).
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.wait
+    }
+
+    /// Chooses how reads wait for a frame; any strategy works with any writer.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.wait = strategy;
     }
 
     fn oieb(&self) -> Oieb<'_> {
@@ -160,8 +174,8 @@ impl Reader {
     /// Takes the next frame off the ring: where its data is, and its ticket for the release.
     pub(crate) fn take_next(&self, timeout: Duration) -> Result<Taken> {
         let woken = self
-            .sem_write
-            .wait(timeout)
+            .wait
+            .take(&self.sem_write, timeout)
             .map_err(|e| Error::os("wait for data", e))?;
         if !woken {
             return Err(self.judge_silent_writer(timeout));

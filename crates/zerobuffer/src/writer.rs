@@ -15,6 +15,7 @@ use crate::process::{current_pid, is_process_alive};
 use crate::ring::{self, Placement, Unplaceable, Wrap};
 use crate::sem::NamedSemaphore;
 use crate::shm::SharedMemory;
+use crate::wait::WaitStrategy;
 
 /// Default time a write waits for space before [`Error::BufferFull`].
 pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +35,8 @@ pub struct Writer {
     next_sequence: u64,
     metadata_written: bool,
     write_timeout: Duration,
+    /// How a write waits for the reader's `sem-r` token when the ring is full.
+    wait: WaitStrategy,
     /// Set by a simulated crash: drop then leaves `writer_pid` as it is.
     abandoned: bool,
 }
@@ -109,6 +112,7 @@ impl Writer {
             next_sequence: 1,
             metadata_written,
             write_timeout: DEFAULT_WRITE_TIMEOUT,
+            wait: WaitStrategy::default(),
             abandoned: false,
         })
     }
@@ -130,6 +134,16 @@ impl Writer {
     /// Sets how long a write waits for space.
     pub fn set_write_timeout(&mut self, timeout: Duration) {
         self.write_timeout = timeout;
+    }
+
+    /// How writes wait for space ([`WaitStrategy::Block`] unless set).
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.wait
+    }
+
+    /// Chooses how writes wait for space; any strategy works with any reader.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.wait = strategy;
     }
 
     /// The rounded payload size of the ring.
@@ -262,8 +276,8 @@ impl Writer {
                 return Err(Error::BufferFull);
             }
             let woken = self
-                .sem_read
-                .wait(LIVENESS_SLICE.min(deadline - now))
+                .wait
+                .take(&self.sem_read, LIVENESS_SLICE.min(deadline - now))
                 .map_err(|e| Error::os("wait for space", e))?;
             if woken {
                 fence(Ordering::Acquire);

@@ -1,6 +1,7 @@
 //! DuplexChannel interop with the real Python peer (`zerobuffer.duplex` from PyPI
 //! `zerobuffer-ipc` 1.3.0): Rust client ↔ Python echo server and Python client ↔ Rust echo
-//! server, 1,000 requests of mixed sizes, every response checked against its request.
+//! server, 1,000 requests of mixed sizes, every response checked against its request; our
+//! side with each [`WaitStrategy`].
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use common::peer::{python_peer, PeerProcess};
 use zerobuffer::duplex::{request_buffer_name, response_buffer_name};
 use zerobuffer::testdata::{first_frame_data_mismatch, frame_data};
-use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode};
+use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode, WaitStrategy};
 use zerobuffer_test_support::{assert_clean, unique_name};
 
 const REQUESTS: u64 = 1_000;
@@ -29,10 +30,9 @@ fn assert_channel_clean(channel: &str) {
     assert_clean(&response_buffer_name(channel));
 }
 
-#[test]
-fn rust_client_to_python_echo_server() {
+fn rust_client_to_python_echo_server(tag: &str, wait: WaitStrategy) {
     let Some(python) = python_peer() else { return };
-    let channel = unique_name("dx_pyserver");
+    let channel = unique_name(tag);
     let server = PeerProcess::spawn_script(
         &python,
         "py_duplex.py",
@@ -42,7 +42,8 @@ fn rust_client_to_python_echo_server() {
         // Connect at once: the Python server creates its request buffer on a background
         // thread after start returns (and Python takes a while to start), so the client must
         // retry until it appears.
-        let client = DuplexClient::connect(&channel, Duration::from_secs(30)).unwrap();
+        let mut client = DuplexClient::connect(&channel, Duration::from_secs(30)).unwrap();
+        client.set_wait_strategy(wait);
         for i in 1..=REQUESTS {
             let seq = client
                 .send_request(&frame_data(request_size(i), i))
@@ -67,11 +68,27 @@ fn rust_client_to_python_echo_server() {
 }
 
 #[test]
-fn python_client_to_rust_echo_server() {
+fn rust_blocking_client_to_python_echo_server() {
+    rust_client_to_python_echo_server("dx_pyserver", WaitStrategy::Block);
+}
+
+#[test]
+fn rust_spin_then_block_client_to_python_echo_server() {
+    rust_client_to_python_echo_server("dx_pyserver_spin", WaitStrategy::spin_then_block());
+}
+
+#[test]
+fn rust_busy_spin_client_to_python_echo_server() {
+    rust_client_to_python_echo_server("dx_pyserver_busy", WaitStrategy::BusySpin);
+}
+
+fn python_client_to_rust_echo_server(tag: &str, wait: WaitStrategy) {
     let Some(python) = python_peer() else { return };
-    let channel = unique_name("dx_pyclient");
+    let channel = unique_name(tag);
     {
-        let mut server = DuplexServer::new(&channel, BufferConfig::new(4096, 1 << 20)).unwrap();
+        let mut server = DuplexServer::new(&channel, BufferConfig::new(4096, 1 << 20))
+            .unwrap()
+            .with_wait_strategy(wait);
         server
             .start(ProcessingMode::SingleThread, |req| req.to_vec())
             .unwrap();
@@ -91,4 +108,19 @@ fn python_client_to_rust_echo_server() {
         server.stop().unwrap();
     }
     assert_channel_clean(&channel);
+}
+
+#[test]
+fn python_client_to_rust_blocking_echo_server() {
+    python_client_to_rust_echo_server("dx_pyclient", WaitStrategy::Block);
+}
+
+#[test]
+fn python_client_to_rust_spin_then_block_echo_server() {
+    python_client_to_rust_echo_server("dx_pyclient_spin", WaitStrategy::spin_then_block());
+}
+
+#[test]
+fn python_client_to_rust_busy_spin_echo_server() {
+    python_client_to_rust_echo_server("dx_pyclient_busy", WaitStrategy::BusySpin);
 }

@@ -1,7 +1,8 @@
 //! Interop with the real Python peer (PyPI `zerobuffer-ipc` 1.3.0), both directions.
 //!
 //! 10,000 frames whose sizes cycle through 1..=9000 bytes in a 64 KiB ring (thousands of
-//! wraps), metadata round-trip, every byte verified on the receiving side.
+//! wraps), metadata round-trip, every byte verified on the receiving side. Our side runs
+//! with each [`WaitStrategy`]: the strategies must not change a byte or a token on the wire.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use common::peer::{python_peer, PeerProcess};
 use zerobuffer::testdata::{fill_frame_data, first_frame_data_mismatch, simple_data};
-use zerobuffer::{BufferConfig, Error, Reader, Writer};
+use zerobuffer::{BufferConfig, Error, Reader, WaitStrategy, Writer};
 use zerobuffer_test_support::{assert_clean, unique_name};
 
 const FRAMES: u64 = 10_000;
@@ -39,7 +40,7 @@ fn peer_args(cmd: &str, name: &str, extra: &[&str]) -> Vec<String> {
     args
 }
 
-fn rust_writer_to_python_reader(zero_copy: bool) {
+fn rust_writer_to_python_reader(zero_copy: bool, wait: WaitStrategy) {
     let Some(python) = python_peer() else { return };
     let name = unique_name(if zero_copy { "py_read_zc" } else { "py_read" });
     let mut peer = PeerProcess::spawn(
@@ -59,6 +60,7 @@ fn rust_writer_to_python_reader(zero_copy: bool) {
     {
         let mut writer = Writer::connect(&name).expect("connect to the Python reader");
         writer.set_write_timeout(Duration::from_secs(10));
+        writer.set_wait_strategy(wait);
         writer.set_metadata(&simple_data(METADATA_LEN)).unwrap();
         let mut scratch = vec![0u8; MAX_SIZE];
         for i in 1..=FRAMES {
@@ -84,12 +86,22 @@ fn rust_writer_to_python_reader(zero_copy: bool) {
 
 #[test]
 fn rust_writer_to_python_reader_copying() {
-    rust_writer_to_python_reader(false);
+    rust_writer_to_python_reader(false, WaitStrategy::Block);
 }
 
 #[test]
 fn rust_writer_to_python_reader_zero_copy() {
-    rust_writer_to_python_reader(true);
+    rust_writer_to_python_reader(true, WaitStrategy::Block);
+}
+
+#[test]
+fn rust_spin_then_block_writer_to_python_reader() {
+    rust_writer_to_python_reader(true, WaitStrategy::spin_then_block());
+}
+
+#[test]
+fn rust_busy_spin_writer_to_python_reader() {
+    rust_writer_to_python_reader(false, WaitStrategy::BusySpin);
 }
 
 /// Reads the peer's frames and checks every byte; returns how many frames arrived.
@@ -124,11 +136,12 @@ fn assert_writer_departure_seen(reader: &Reader) {
 
 /// The Python writer (with `extra` py_peer.py flags) → our reader, every byte checked, and the
 /// writer's departure reported afterwards.
-fn python_writer_to_rust_reader(tag: &str, extra: &[&str]) {
+fn python_writer_to_rust_reader(tag: &str, extra: &[&str], wait: WaitStrategy) {
     let Some(python) = python_peer() else { return };
     let name = unique_name(tag);
     {
-        let reader = Reader::create(&name, BufferConfig::new(1024, PAYLOAD)).unwrap();
+        let mut reader = Reader::create(&name, BufferConfig::new(1024, PAYLOAD)).unwrap();
+        reader.set_wait_strategy(wait);
         let peer = PeerProcess::spawn(&python, &peer_args("write", &name, extra));
         let read = read_and_verify(&reader);
         let (status, lines) = peer.finish(PEER_DEADLINE);
@@ -141,12 +154,26 @@ fn python_writer_to_rust_reader(tag: &str, extra: &[&str]) {
 
 #[test]
 fn python_zero_copy_writer_to_rust_reader() {
-    python_writer_to_rust_reader("py_write_zc", &["--zero-copy"]);
+    python_writer_to_rust_reader("py_write_zc", &["--zero-copy"], WaitStrategy::Block);
 }
 
 #[test]
 fn python_copying_writer_to_rust_reader() {
-    python_writer_to_rust_reader("py_write", &[]);
+    python_writer_to_rust_reader("py_write", &[], WaitStrategy::Block);
+}
+
+#[test]
+fn python_writer_to_rust_spin_then_block_reader() {
+    python_writer_to_rust_reader(
+        "py_write_spin",
+        &["--zero-copy"],
+        WaitStrategy::spin_then_block(),
+    );
+}
+
+#[test]
+fn python_writer_to_rust_busy_spin_reader() {
+    python_writer_to_rust_reader("py_write_busy", &[], WaitStrategy::BusySpin);
 }
 
 /// Known defect of the peer (protocol.md §12.5): the Python `write_frame` path stores

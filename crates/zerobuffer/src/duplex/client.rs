@@ -14,6 +14,7 @@ use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::owned::{OwnedFrameSlot, WriterReturned};
 use crate::reader::Reader;
+use crate::wait::WaitStrategy;
 use crate::writer::{FrameSlot, Writer};
 
 /// The response buffer every implementation's client creates: 4 KiB metadata, 256 MiB ring
@@ -68,6 +69,21 @@ impl DuplexClient {
             // their responses.
             outstanding: Mutex::new(VecDeque::with_capacity(OUTSTANDING_CAPACITY)),
         })
+    }
+
+    /// Chooses how the client waits for responses and for space for its requests (default
+    /// [`WaitStrategy::Block`]); any strategy works with any server.
+    pub fn set_wait_strategy(&mut self, strategy: WaitStrategy) {
+        self.response.set_wait_strategy(strategy);
+        self.request
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .set_wait_strategy(strategy);
+    }
+
+    /// How the client waits for responses.
+    pub fn wait_strategy(&self) -> WaitStrategy {
+        self.response.wait_strategy()
     }
 
     /// The name of the channel this client is connected to.

@@ -13,6 +13,7 @@ use crate::config::BufferConfig;
 use crate::error::{Error, Result};
 use crate::frame::Frame;
 use crate::reader::Reader;
+use crate::wait::WaitStrategy;
 use crate::writer::{FrameSlot, Writer};
 
 /// How long the server waits for a client's response buffer, and the bound of `stop`.
@@ -144,6 +145,7 @@ pub struct DuplexServer {
     channel: String,
     config: BufferConfig,
     timeout: Duration,
+    wait: WaitStrategy,
     running: Arc<AtomicBool>,
     control: Arc<Control>,
     errors: Arc<Mutex<Vec<Error>>>,
@@ -159,6 +161,7 @@ impl DuplexServer {
             channel: channel.to_owned(),
             config,
             timeout: DEFAULT_SERVER_TIMEOUT,
+            wait: WaitStrategy::default(),
             running: Arc::new(AtomicBool::new(false)),
             control: Arc::new(Control::default()),
             errors: Arc::new(Mutex::new(Vec::new())),
@@ -169,6 +172,13 @@ impl DuplexServer {
     /// How long to wait for a client's response buffer and for `stop` to finish (default 5 s).
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How the server waits for requests and for space for its responses (default
+    /// [`WaitStrategy::Block`]); any strategy works with any client.
+    pub fn with_wait_strategy(mut self, strategy: WaitStrategy) -> Self {
+        self.wait = strategy;
         self
     }
 
@@ -201,7 +211,8 @@ impl DuplexServer {
         if self.is_running() || self.worker.is_some() {
             return Err(Error::InvalidOperation("the server is already started"));
         }
-        let reader = Reader::create(&request_buffer_name(&self.channel), self.config)?;
+        let mut reader = Reader::create(&request_buffer_name(&self.channel), self.config)?;
+        reader.set_wait_strategy(self.wait);
         // A fresh control block: a stopped (or crashed) earlier run leaves its flags behind.
         self.control = Arc::new(Control::default());
         self.running.store(true, Ordering::SeqCst);
@@ -210,7 +221,10 @@ impl DuplexServer {
             reader,
             response: None,
             handler: Box::new(handler),
-            attach_timeout: self.timeout,
+            attach: Attach {
+                timeout: self.timeout,
+                wait: self.wait,
+            },
             control: Arc::clone(&self.control),
             errors: Arc::clone(&self.errors),
         };
@@ -297,7 +311,7 @@ struct ServeLoop {
     /// Writer into the current client's response buffer, attached on its first request.
     response: Option<Writer>,
     handler: Handler,
-    attach_timeout: Duration,
+    attach: Attach,
     control: Arc<Control>,
     errors: Arc<Mutex<Vec<Error>>>,
 }
@@ -333,7 +347,7 @@ impl ServeLoop {
                 &mut self.response,
                 &mut self.handler,
                 &self.channel,
-                self.attach_timeout,
+                self.attach,
                 &self.control,
             );
             if self.control.abandoning() {
@@ -385,16 +399,11 @@ fn answer(
     response: &mut Option<Writer>,
     handler: &mut Handler,
     channel: &str,
-    attach_timeout: Duration,
+    attach: Attach,
     control: &Control,
 ) -> Result<()> {
     if response.is_none() {
-        *response = Some(attach_response(
-            channel,
-            attach_timeout,
-            control,
-            client_alive,
-        )?);
+        *response = Some(attach_response(channel, attach, control, client_alive)?);
     }
     let writer = response.as_mut().expect("attached above");
     let mut responder = Responder {
@@ -415,21 +424,31 @@ fn answer(
     }
 }
 
+/// How the server attaches to a client's response buffer.
+#[derive(Debug, Clone, Copy)]
+struct Attach {
+    /// How long to keep trying.
+    timeout: Duration,
+    /// How the response writer waits for space.
+    wait: WaitStrategy,
+}
+
 /// Attaches to the client's response buffer, retrying on any error: the client may still be
 /// creating it (segment, then control block, then semaphores). A client that died meanwhile
 /// is [`Error::ReaderDead`], like one that dies later while we write.
 fn attach_response(
     channel: &str,
-    timeout: Duration,
+    attach: Attach,
     control: &Control,
     client_alive: &dyn Fn() -> bool,
 ) -> Result<Writer> {
     let name = response_buffer_name(channel);
-    let deadline = Instant::now() + timeout;
+    let deadline = Instant::now() + attach.timeout;
     loop {
         match Writer::connect(&name) {
             Ok(mut writer) => {
                 writer.set_write_timeout(SLICE);
+                writer.set_wait_strategy(attach.wait);
                 return Ok(writer);
             }
             Err(_) if !client_alive() => return Err(Error::ReaderDead),
