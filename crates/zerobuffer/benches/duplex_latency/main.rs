@@ -25,24 +25,34 @@
 //! of fresh shared memory are not part of any sample. Percentiles are nearest-rank over all
 //! samples; `p50/floor` is the row's p50 over the ping-pong p50. Nothing asserts on time.
 //!
+//! The whole comparison runs once per [`WaitStrategy`], the client and the server both using
+//! it, each session with a fresh server process. A spinning server keeps a core busy beside
+//! its ping-pong loop, so a spinning session's own floor is not the protocol's floor; the
+//! closing table therefore sets each strategy's 64 B p50 against the floor measured in the
+//! blocking session of the same run (goals: blocking within 1.2x of it, busy-spin at least
+//! 10x below it).
+//!
 //! The server exits when its stdin closes (so it never outlives this process) and every wait
 //! here is bounded, so a stuck peer fails the bench instead of hanging it. The semaphore names
 //! are unlinked as soon as both processes hold them; the duplex buffers are removed by their
 //! owners on drop (and by stale cleanup if the server had to be killed).
 
+mod processes;
+mod server;
+mod stats;
+
 use std::env;
 use std::error::Error;
 use std::fs;
-use std::io::{self, Read};
-use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zerobuffer::duplex::request_buffer_name;
-use zerobuffer::NamedSemaphore;
-use zerobuffer::{BufferConfig, DuplexClient, DuplexServer, ProcessingMode, LOCK_DIR};
+use zerobuffer::{DuplexClient, WaitStrategy, LOCK_DIR};
+
+use processes::{Semaphores, ServerProcess};
+use server::server_process;
+use stats::{print_table, Stats};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -51,6 +61,14 @@ const CHANNEL_ENV: &str = "ZEROBUFFER_BENCH_CHANNEL";
 const PING_ENV: &str = "ZEROBUFFER_BENCH_PING";
 const PONG_ENV: &str = "ZEROBUFFER_BENCH_PONG";
 const QUICK_ENV: &str = "ZEROBUFFER_BENCH_QUICK";
+const WAIT_ENV: &str = "ZEROBUFFER_BENCH_WAIT";
+
+/// Every session of the run, in order; the first (blocking) one gives the floor.
+const STRATEGIES: [WaitStrategy; 3] = [
+    WaitStrategy::Block,
+    WaitStrategy::spin_then_block(),
+    WaitStrategy::BusySpin,
+];
 
 /// Bound of every wait on the other process: a stuck peer fails the bench.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -140,182 +158,6 @@ impl Scale {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The server process.
-
-fn server_process() -> BoxResult<()> {
-    let channel = env::var(CHANNEL_ENV)?;
-    let ping = NamedSemaphore::open(&env::var(PING_ENV)?)?;
-    let pong = NamedSemaphore::open(&env::var(PONG_ENV)?)?;
-
-    // The parent holds the other end of stdin; EOF (or an error) means it is done or gone.
-    let quit = Arc::new(AtomicBool::new(false));
-    {
-        let quit = Arc::clone(&quit);
-        thread::Builder::new()
-            .name("stdin-watch".into())
-            .spawn(move || {
-                let mut stdin = io::stdin();
-                let mut buf = [0u8; 64];
-                while let Ok(n) = stdin.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                }
-                quit.store(true, Ordering::SeqCst);
-            })?;
-    }
-
-    let mut server = DuplexServer::new(&channel, BufferConfig::new(METADATA, REQUEST_RING))?;
-    server.start_zero_copy(ProcessingMode::SingleThread, |request, responder| {
-        let mut slot = responder.slot(request.len())?;
-        slot.copy_from_slice(request);
-        slot.commit();
-        Ok(())
-    })?;
-    pong.post()?; // ready: the request buffer exists and both semaphores are open
-
-    let served = (|| -> BoxResult<()> {
-        while !quit.load(Ordering::SeqCst) {
-            if ping.wait(SLICE)? {
-                pong.post()?;
-            } else if !server.is_running() {
-                return Err("the duplex server stopped on its own".into());
-            }
-        }
-        Ok(())
-    })();
-    let stopped = server.stop();
-    for e in server.take_errors() {
-        // A client leaving is routine; anything else is worth seeing.
-        if !matches!(
-            e,
-            zerobuffer::Error::WriterDead | zerobuffer::Error::ReaderDead
-        ) {
-            eprintln!("duplex_latency server: {e}");
-        }
-    }
-    served?;
-    stopped?;
-    Ok(())
-}
-
-// ---------------------------------------------------------------------------------------------
-// The client process: resources that clean up after themselves.
-
-/// The ping/pong semaphores; their names are unlinked once the server holds them, or on drop.
-struct Semaphores {
-    ping: NamedSemaphore,
-    pong: NamedSemaphore,
-    names: Option<[String; 2]>,
-}
-
-impl Semaphores {
-    fn create(ping_name: &str, pong_name: &str) -> BoxResult<Semaphores> {
-        let ping = NamedSemaphore::create(ping_name)?;
-        let pong = NamedSemaphore::create(pong_name).inspect_err(|_| {
-            let _ = NamedSemaphore::unlink(ping_name);
-        })?;
-        Ok(Semaphores {
-            ping,
-            pong,
-            names: Some([ping_name.to_owned(), pong_name.to_owned()]),
-        })
-    }
-
-    /// Removes the names; the open handles stay usable.
-    fn unlink(&mut self) {
-        for name in self.names.take().into_iter().flatten() {
-            let _ = NamedSemaphore::unlink(&name);
-        }
-    }
-}
-
-impl Drop for Semaphores {
-    fn drop(&mut self) {
-        self.unlink();
-    }
-}
-
-/// The re-executed server; on drop its stdin is closed, and it is killed if it does not exit.
-struct ServerProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    channel: String,
-}
-
-impl ServerProcess {
-    fn spawn(channel: &str, ping: &str, pong: &str) -> BoxResult<ServerProcess> {
-        let mut child = Command::new(env::current_exe()?)
-            .env(ROLE_ENV, "server")
-            .env(CHANNEL_ENV, channel)
-            .env(PING_ENV, ping)
-            .env(PONG_ENV, pong)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()?;
-        let stdin = child.stdin.take();
-        Ok(ServerProcess {
-            child,
-            stdin,
-            channel: channel.to_owned(),
-        })
-    }
-
-    /// Waits for the server's first `pong` (posted once it is set up).
-    fn wait_ready(&mut self, pong: &NamedSemaphore) -> BoxResult<()> {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if pong.wait(SLICE)? {
-                return Ok(());
-            }
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!("the server process exited during setup ({status})").into());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("the server process was not ready within {TIMEOUT:?}").into());
-            }
-        }
-    }
-
-    /// Closes stdin and waits (bounded) for a clean exit.
-    fn finish(mut self) -> BoxResult<()> {
-        self.stdin.take();
-        match self.wait_exit(TIMEOUT)? {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => Err(format!("the server process failed ({status})").into()),
-            None => Err(format!("the server process did not exit within {TIMEOUT:?}").into()),
-        }
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> io::Result<Option<std::process::ExitStatus>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stdin.take();
-        if !matches!(self.wait_exit(Duration::from_secs(2)), Ok(Some(_))) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-        // A server that was killed (by us or anyone) could not remove its request buffer;
-        // after a clean exit there is nothing left and this finds nothing.
-        let _ = zerobuffer::clean_stale(&request_buffer_name(&self.channel));
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Measurement.
 
 /// Recognisable, non-constant request contents, different for each size.
@@ -378,36 +220,6 @@ fn verify_echo(client: &DuplexClient, request: &[u8]) -> BoxResult<()> {
     Ok(())
 }
 
-struct Stats {
-    n: usize,
-    p50: f64,
-    p99: f64,
-    p999: f64,
-    mean: f64,
-    max: f64,
-}
-
-impl Stats {
-    /// Nearest-rank percentiles of samples in nanoseconds, reported in µs.
-    fn of(samples: &mut [u64]) -> Stats {
-        samples.sort_unstable();
-        let n = samples.len();
-        let us = |ns: u64| ns as f64 / 1000.0;
-        let rank = |p: f64| {
-            let r = (p * n as f64).ceil() as usize;
-            us(samples[r.clamp(1, n) - 1])
-        };
-        Stats {
-            n,
-            p50: rank(0.50),
-            p99: rank(0.99),
-            p999: rank(0.999),
-            mean: samples.iter().map(|&s| s as f64).sum::<f64>() / n as f64 / 1000.0,
-            max: us(samples[n - 1]),
-        }
-    }
-}
-
 fn measure(sems: &Semaphores, client: &DuplexClient, scale: Scale) -> BoxResult<Vec<Stats>> {
     let requests: Vec<Option<Vec<u8>>> = CASES.iter().map(|c| c.len.map(request_data)).collect();
     for request in requests.iter().flatten() {
@@ -441,27 +253,6 @@ fn measure(sems: &Semaphores, client: &DuplexClient, scale: Scale) -> BoxResult<
     Ok(samples.iter_mut().map(|s| Stats::of(s)).collect())
 }
 
-fn print_table(stats: &[Stats]) {
-    println!(
-        "{:<14} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10}",
-        "case", "n", "p50 µs", "p99 µs", "p99.9 µs", "mean µs", "max µs", "p50/floor"
-    );
-    let floor = stats.first().map_or(f64::NAN, |s| s.p50);
-    for (case, s) in CASES.iter().zip(stats) {
-        println!(
-            "{:<14} {:>7} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>9.2}x",
-            case.label,
-            s.n,
-            s.p50,
-            s.p99,
-            s.p999,
-            s.mean,
-            s.max,
-            s.p50 / floor
-        );
-    }
-}
-
 /// Everything this run may create has `tag` in its file name.
 fn leftovers(tag: &str) -> Vec<String> {
     ["/dev/shm", LOCK_DIR]
@@ -479,17 +270,31 @@ fn leftovers(tag: &str) -> Vec<String> {
         .collect()
 }
 
-fn run(scale: Scale, tag: &str) -> BoxResult<()> {
+/// One session: a server process and a client that both wait with `wait`.
+fn session(scale: Scale, tag: &str, wait: WaitStrategy) -> BoxResult<Vec<Stats>> {
     let channel = format!("{tag}-duplex");
     let ping_name = format!("/{tag}-ping");
     let pong_name = format!("/{tag}-pong");
     // Declaration order is the reverse of drop order: client, then server, then semaphores.
     let mut sems = Semaphores::create(&ping_name, &pong_name)?;
-    let mut server = ServerProcess::spawn(&channel, &ping_name, &pong_name)?;
+    let mut server = ServerProcess::spawn(&channel, &ping_name, &pong_name, wait)?;
     server.wait_ready(&sems.pong)?;
     sems.unlink();
-    let client = DuplexClient::connect(&channel, TIMEOUT)?;
+    let mut client = DuplexClient::connect(&channel, TIMEOUT)?;
+    client.set_wait_strategy(wait);
 
+    println!("\nwait strategy {wait} (client and server):");
+    let started = Instant::now();
+    let stats = measure(&sems, &client, scale)?;
+    print_table(&stats);
+    println!("measured in {:.1} s", started.elapsed().as_secs_f64());
+
+    drop(client);
+    server.finish()?;
+    Ok(stats)
+}
+
+fn run(scale: Scale, tag: &str) -> BoxResult<()> {
     let cpus = thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "zerobuffer duplex round trip, client and echo server in two processes ({cpus} CPUs); \
@@ -501,14 +306,44 @@ fn run(scale: Scale, tag: &str) -> BoxResult<()> {
             Scale::Smoke => " (smoke run, numbers meaningless)",
         }
     );
-    let started = Instant::now();
-    let stats = measure(&sems, &client, scale)?;
-    print_table(&stats);
-    println!("measured in {:.1} s", started.elapsed().as_secs_f64());
-
-    drop(client);
-    server.finish()?;
+    let mut sessions = Vec::new();
+    for (i, wait) in STRATEGIES.into_iter().enumerate() {
+        sessions.push((wait, session(scale, &format!("{tag}-{i}"), wait)?));
+    }
+    print_strategies(&sessions);
     Ok(())
+}
+
+/// The 64 B round trip of each strategy against the blocking session's semaphore floor.
+fn print_strategies(sessions: &[(WaitStrategy, Vec<Stats>)]) {
+    let row = CASES
+        .iter()
+        .position(|c| c.len == Some(64))
+        .expect("a 64 B case");
+    let Some(floor) = sessions.first().map(|(_, stats)| stats[0].p50) else {
+        return;
+    };
+    println!("\n64 B round trip by wait strategy, against the blocking session's sem ping-pong p50 ({floor:.1} µs):");
+    println!(
+        "{:<22} {:>9} {:>10}  goal (informational)",
+        "strategy", "p50 µs", "p50/floor"
+    );
+    for (wait, stats) in sessions {
+        let p50 = stats[row].p50;
+        let ratio = p50 / floor;
+        let goal = match wait {
+            WaitStrategy::Block => Some(("≤ 1.20x", ratio <= 1.2)),
+            WaitStrategy::BusySpin => Some(("≤ 0.10x", ratio <= 0.1)),
+            WaitStrategy::SpinThenBlock(_) => None,
+        };
+        let verdict = goal.map_or(String::from("-"), |(text, met)| {
+            format!("{text}: {}", if met { "met" } else { "NOT met" })
+        });
+        println!(
+            "{:<22} {p50:>9.2} {ratio:>9.2}x  {verdict}",
+            wait.to_string()
+        );
+    }
 }
 
 fn main() -> ExitCode {
