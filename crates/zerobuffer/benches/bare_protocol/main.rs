@@ -1,0 +1,250 @@
+//! Our `Reader`/`Writer` beside a bare-protocol baseline: a reader and a writer written plainly
+//! in this bench (`bare.rs`) that do only the steps of protocol.md §3.3/§3.4 and §3.6. The
+//! ratio to the baseline is what the library's own machinery costs.
+//!
+//! ```text
+//! cargo bench -p zerobuffer --bench bare_protocol              # ~1 s per row, 7 rounds
+//! cargo bench -p zerobuffer --bench bare_protocol -- --quick   # ~0.2 s per row
+//! cargo bench -p zerobuffer --bench bare_protocol -- 64KiB     # cases whose name has a word
+//! ZEROBUFFER_BENCH_SECONDS=3 ZEROBUFFER_BENCH_ROUNDS=9 cargo bench -p zerobuffer --bench bare_protocol
+//! ```
+//!
+//! Cases are a frame size (1 KiB and 64 KiB in a 1 MiB ring, 1 MiB in a 16 MiB ring) and a
+//! mode. `copy`: the writer copies from a source slice (`write_frame` / bare copy), the reader
+//! copies each frame into a private reused `Vec`. `zero-copy`: the writer fills the ring slot
+//! in place (`get_frame_buffer` + `copy_from_slice` + `commit` / bare in-place fill — the same
+//! memcpy, as in the throughput bench), the reader reads one byte of each 64-byte line.
+//!
+//! Each case runs four pairings with the same frame count, always across processes: this
+//! process reads (and creates the buffer), a child (this binary re-executed) writes.
+//! `bare -> bare` is the baseline; `our reader` is bare writer -> our reader; `our writer` is
+//! our writer -> bare reader; `ours end to end` is ours on both sides. Every session has its
+//! own buffer and first sends two rings' worth of frames untimed; the time runs from sending
+//! the job until the reader has taken and released the last frame. Rounds interleave the
+//! pairings (order rotated each round); rows show the median. Nothing asserts on time.
+//!
+//! Without `--bench` (`cargo test --benches`) this is a smoke run of a few frames.
+
+mod bare;
+mod report;
+mod roles;
+mod session;
+
+use std::env;
+use std::error::Error;
+use std::time::Duration;
+
+use report::Row;
+use roles::{Job, Mode};
+use session::{Session, BASELINE, PAIRINGS};
+
+type BoxResult<T> = Result<T, Box<dyn Error>>;
+
+/// Bound on every wait: a stuck peer fails the bench, it does not hang it.
+const TIMEOUT: Duration = Duration::from_secs(10);
+const SECONDS_ENV: &str = "ZEROBUFFER_BENCH_SECONDS";
+const ROUNDS_ENV: &str = "ZEROBUFFER_BENCH_ROUNDS";
+/// Frames per timed job in a smoke run.
+const SMOKE_FRAMES: u64 = 16;
+const FRAME_HEADER: usize = 16;
+const KIB: usize = 1024;
+const MIB: usize = 1024 * KIB;
+
+/// One frame size and the ring it runs in.
+struct SizeCase {
+    label: &'static str,
+    len: usize,
+    ring: usize,
+}
+
+const SIZES: [SizeCase; 3] = [
+    SizeCase {
+        label: "1KiB",
+        len: KIB,
+        ring: MIB,
+    },
+    SizeCase {
+        label: "64KiB",
+        len: 64 * KIB,
+        ring: MIB,
+    },
+    SizeCase {
+        label: "1MiB",
+        len: MIB,
+        ring: 16 * MIB,
+    },
+];
+
+const MODES: [Mode; 2] = [Mode::Copy, Mode::ZeroCopy];
+
+struct Options {
+    /// False for a smoke run (`cargo test --benches`), whose numbers mean nothing.
+    bench: bool,
+    seconds: f64,
+    rounds: usize,
+    filters: Vec<String>,
+}
+
+impl Options {
+    /// Cargo passes `--bench` to `cargo bench` runs. Unknown flags are ignored; other words
+    /// filter the cases.
+    fn parse() -> Options {
+        let args: Vec<String> = env::args().skip(1).collect();
+        let bench = args.iter().any(|a| a == "--bench");
+        let quick = args.iter().any(|a| a == "--quick");
+        let env_f64 = |key| env::var(key).ok().and_then(|v| v.parse::<f64>().ok());
+        let seconds = env_f64(SECONDS_ENV)
+            .filter(|s| *s > 0.0)
+            .unwrap_or(if quick { 0.2 } else { 1.0 });
+        let rounds = env_f64(ROUNDS_ENV)
+            .map(|r| r as usize)
+            .filter(|r| *r > 0)
+            .unwrap_or(if bench { 7 } else { 1 });
+        let filters = args.into_iter().filter(|a| !a.starts_with('-')).collect();
+        Options {
+            bench,
+            seconds,
+            rounds,
+            filters,
+        }
+    }
+
+    fn selects(&self, case: &str) -> bool {
+        self.filters.is_empty() || self.filters.iter().any(|f| case.contains(f.as_str()))
+    }
+}
+
+/// Hands out a fresh buffer name per session and remembers them for the leftover check.
+struct BufferNames {
+    used: Vec<String>,
+}
+
+impl BufferNames {
+    fn fresh(&mut self) -> String {
+        // The `zb_bench_` prefix is what scripts/run-tests.sh looks for when hunting leaks.
+        let name = format!("zb_bench_bare_{}_{}", std::process::id(), self.used.len());
+        self.used.push(name.clone());
+        name
+    }
+
+    fn warn_about_leftovers(&self) {
+        for name in &self.used {
+            let left = zerobuffer_test_support::leftovers(name);
+            if !left.is_empty() {
+                eprintln!("warning: buffer {name} left behind: {left:?}");
+            }
+        }
+    }
+}
+
+/// Frames that cover the ring twice: enough to fault in every page of both mappings.
+fn warm_frames(size: &SizeCase) -> u64 {
+    (2 * size.ring / (size.len + FRAME_HEADER) + 2) as u64
+}
+
+/// Frames per job so that one job takes about `seconds / rounds`, measured on the baseline:
+/// double a probe until it runs long enough to give a usable rate.
+fn calibrate(
+    size: &SizeCase,
+    mode: Mode,
+    options: &Options,
+    names: &mut BufferNames,
+) -> BoxResult<u64> {
+    let per_round = options.seconds / options.rounds as f64;
+    let warm = warm_frames(size);
+    let mut session = Session::open(BASELINE, &names.fresh(), size.ring, size.len, warm)?;
+    let mut probe = Job {
+        mode,
+        len: size.len,
+        frames: warm,
+    };
+    let rate = loop {
+        let secs = session.run(probe)?.as_secs_f64();
+        if secs >= (per_round / 4.0).min(0.05) {
+            break probe.frames as f64 / secs;
+        }
+        probe.frames *= 2;
+    };
+    session.close()?;
+    Ok(((rate * per_round) as u64).max(SMOKE_FRAMES))
+}
+
+/// All four pairings of one case, interleaved over the rounds.
+fn bench_case(
+    size: &SizeCase,
+    mode: Mode,
+    options: &Options,
+    names: &mut BufferNames,
+) -> BoxResult<Vec<Row>> {
+    let case = format!("{} {}", size.label, mode.label());
+    let frames = if options.bench {
+        calibrate(size, mode, options, names)?
+    } else {
+        SMOKE_FRAMES
+    };
+    let job = Job {
+        mode,
+        len: size.len,
+        frames,
+    };
+    let mut rows: Vec<Row> = PAIRINGS
+        .iter()
+        .map(|&p| Row::new(&case, p, frames, size.len))
+        .collect();
+    for round in 0..options.rounds {
+        for k in 0..PAIRINGS.len() {
+            let i = (round + k) % PAIRINGS.len();
+            let name = names.fresh();
+            let mut session =
+                Session::open(PAIRINGS[i], &name, size.ring, size.len, warm_frames(size))?;
+            let elapsed = session
+                .run(job)
+                .map_err(|e| format!("{case} {}: {e}", PAIRINGS[i].label))?;
+            session.close()?;
+            rows[i].times.push(elapsed);
+        }
+    }
+    Ok(rows)
+}
+
+fn run(options: &Options, names: &mut BufferNames) -> BoxResult<()> {
+    report::print_header();
+    let mut all = Vec::new();
+    for size in &SIZES {
+        for mode in MODES {
+            if !options.selects(&format!("{} {}", size.label, mode.label())) {
+                continue;
+            }
+            let rows = bench_case(size, mode, options, names)?;
+            report::print_rows(&rows);
+            all.extend(rows);
+        }
+    }
+    println!();
+    report::print_goals(&all);
+    if !options.bench {
+        println!("smoke run (no --bench, possibly unoptimised, {SMOKE_FRAMES} frames): the numbers mean nothing");
+    }
+    Ok(())
+}
+
+fn main() -> BoxResult<()> {
+    if let Some(outcome) = roles::writer_main() {
+        return outcome;
+    }
+    let options = Options::parse();
+    let budget = if options.bench {
+        format!("{:.2} s per row", options.seconds)
+    } else {
+        format!("smoke run, {SMOKE_FRAMES} frames per job")
+    };
+    println!(
+        "zerobuffer bare_protocol: ours vs a bare-protocol baseline, across processes; \
+         {budget} in {} round(s); median; payload bytes only",
+        options.rounds
+    );
+    let mut names = BufferNames { used: Vec::new() };
+    let outcome = run(&options, &mut names);
+    names.warn_about_leftovers();
+    outcome
+}

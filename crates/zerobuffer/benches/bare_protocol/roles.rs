@@ -1,0 +1,213 @@
+//! The writer side: a child process (this bench binary re-executed with [`WRITER_ENV`] set)
+//! that attaches one writer, bare or ours, and writes the jobs it reads as stdin lines until
+//! EOF; and the parent's handle on that child, whose every wait is bounded.
+
+use std::env;
+use std::io::{self, BufRead, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use zerobuffer::Writer;
+
+use crate::bare::BareWriter;
+use crate::{BoxResult, TIMEOUT};
+
+/// Set in the child's environment to the buffer name it should write to.
+const WRITER_ENV: &str = "ZEROBUFFER_BENCH_BARE_WRITER";
+/// Set in the child's environment to the kind of writer: `bare` or `ours`.
+const WRITER_KIND_ENV: &str = "ZEROBUFFER_BENCH_BARE_WRITER_KIND";
+
+/// Which implementation plays a role: the bare baseline or the library.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    Bare,
+    Ours,
+}
+
+impl Side {
+    fn label(self) -> &'static str {
+        match self {
+            Side::Bare => "bare",
+            Side::Ours => "ours",
+        }
+    }
+}
+
+/// How frames are written and consumed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    /// Writer copies from a source slice; reader copies the frame into a private buffer.
+    Copy,
+    /// Writer fills the ring slot in place; reader reads one byte of each 64-byte line.
+    ZeroCopy,
+}
+
+impl Mode {
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Copy => "copy",
+            Mode::ZeroCopy => "zero-copy",
+        }
+    }
+}
+
+/// What the writer is asked to send: one line `mode len frames` on the child's stdin.
+#[derive(Clone, Copy, Debug)]
+pub struct Job {
+    pub mode: Mode,
+    pub len: usize,
+    pub frames: u64,
+}
+
+impl Job {
+    fn encode(&self) -> String {
+        format!("{} {} {}\n", self.mode.label(), self.len, self.frames)
+    }
+
+    fn decode(line: &str) -> BoxResult<Job> {
+        let mut words = line.split_whitespace();
+        let mode = match words.next() {
+            Some("copy") => Mode::Copy,
+            Some("zero-copy") => Mode::ZeroCopy,
+            other => return Err(format!("bad job mode {other:?}").into()),
+        };
+        let len = words.next().ok_or("job without length")?.parse()?;
+        let frames = words.next().ok_or("job without frame count")?.parse()?;
+        Ok(Job { mode, len, frames })
+    }
+}
+
+/// Recognisable, non-constant frame contents.
+fn source_data(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
+}
+
+/// A connected writer of either kind.
+enum AnyWriter {
+    Bare(BareWriter),
+    Ours(Writer),
+}
+
+impl AnyWriter {
+    fn connect(side: Side, name: &str) -> BoxResult<AnyWriter> {
+        Ok(match side {
+            Side::Bare => AnyWriter::Bare(BareWriter::connect(name, TIMEOUT)?),
+            Side::Ours => {
+                let mut writer = Writer::connect(name)?;
+                writer.set_write_timeout(TIMEOUT);
+                AnyWriter::Ours(writer)
+            }
+        })
+    }
+
+    fn write(&mut self, mode: Mode, source: &[u8]) -> BoxResult<()> {
+        match (self, mode) {
+            (AnyWriter::Bare(w), Mode::Copy) => {
+                w.write_copy(source)?;
+            }
+            (AnyWriter::Bare(w), Mode::ZeroCopy) => {
+                w.write_in_place(source.len(), |slot| slot.copy_from_slice(source))?;
+            }
+            (AnyWriter::Ours(w), Mode::Copy) => {
+                w.write_frame(source)?;
+            }
+            (AnyWriter::Ours(w), Mode::ZeroCopy) => {
+                let mut slot = w.get_frame_buffer(source.len())?;
+                slot.copy_from_slice(source);
+                slot.commit();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// In a re-executed child: connects the writer and runs the jobs from stdin, then returns
+/// `Some(outcome)`. In the parent (no [`WRITER_ENV`]): `None`.
+pub fn writer_main() -> Option<BoxResult<()>> {
+    let name = env::var(WRITER_ENV).ok()?;
+    let side = match env::var(WRITER_KIND_ENV).as_deref() {
+        Ok("bare") => Side::Bare,
+        Ok("ours") => Side::Ours,
+        other => return Some(Err(format!("bad writer kind {other:?}").into())),
+    };
+    Some(write_jobs(side, &name))
+}
+
+fn write_jobs(side: Side, name: &str) -> BoxResult<()> {
+    let mut writer = AnyWriter::connect(side, name)?;
+    let mut source = Vec::new();
+    for line in io::stdin().lock().lines() {
+        let job = Job::decode(&line?)?;
+        if source.len() != job.len {
+            source = source_data(job.len);
+        }
+        for _ in 0..job.frames {
+            writer.write(job.mode, &source)?;
+        }
+    }
+    Ok(())
+}
+
+/// The parent's handle on one writer child. Dropping it kills and reaps a child still running.
+pub struct WriterProcess {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+impl WriterProcess {
+    pub fn spawn(side: Side, name: &str) -> BoxResult<WriterProcess> {
+        let mut child = Command::new(env::current_exe()?)
+            .env(WRITER_ENV, name)
+            .env(WRITER_KIND_ENV, side.label())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()?;
+        let stdin = child.stdin.take();
+        Ok(WriterProcess { child, stdin })
+    }
+
+    pub fn send(&mut self, job: Job) -> BoxResult<()> {
+        let stdin = self.stdin.as_mut().ok_or("writer closed")?;
+        stdin.write_all(job.encode().as_bytes())?;
+        Ok(stdin.flush()?)
+    }
+
+    /// A note on the child's state, for error messages.
+    pub fn status(&mut self) -> String {
+        match self.child.try_wait() {
+            Ok(Some(status)) => format!("writer process exited: {status}"),
+            Ok(None) => "writer process still running".into(),
+            Err(e) => format!("writer process state unknown: {e}"),
+        }
+    }
+
+    /// Closes the job stream and waits (bounded) for the child to disconnect and exit.
+    pub fn finish(mut self) -> BoxResult<()> {
+        self.stdin.take();
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                if !status.success() {
+                    return Err(format!("writer process failed: {status}").into());
+                }
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(format!("writer process did not exit within {TIMEOUT:?}").into());
+            }
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+impl Drop for WriterProcess {
+    fn drop(&mut self) {
+        // Reached with a live child only when the bench is bailing out on an error.
+        self.stdin.take();
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

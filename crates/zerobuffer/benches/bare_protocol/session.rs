@@ -1,0 +1,146 @@
+//! The parent's side of one session: a fresh buffer created by a reader (bare or ours), a
+//! writer child attached to it and warmed up, and the timing of one job on it.
+
+use std::hint::black_box;
+use std::ops::Deref;
+use std::time::{Duration, Instant};
+
+use zerobuffer::{BufferConfig, Reader};
+
+use crate::bare::BareReader;
+use crate::roles::{Job, Mode, Side, WriterProcess};
+use crate::{BoxResult, TIMEOUT};
+
+/// Who writes and who reads in a session.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pairing {
+    pub writer: Side,
+    pub reader: Side,
+    pub label: &'static str,
+}
+
+/// The baseline first; the order of the others is rotated between rounds.
+pub const PAIRINGS: [Pairing; 4] = [
+    Pairing {
+        writer: Side::Bare,
+        reader: Side::Bare,
+        label: "bare -> bare",
+    },
+    Pairing {
+        writer: Side::Bare,
+        reader: Side::Ours,
+        label: "our reader",
+    },
+    Pairing {
+        writer: Side::Ours,
+        reader: Side::Bare,
+        label: "our writer",
+    },
+    Pairing {
+        writer: Side::Ours,
+        reader: Side::Ours,
+        label: "ours end to end",
+    },
+];
+
+/// The baseline pairing: bare writer to bare reader.
+pub const BASELINE: Pairing = PAIRINGS[0];
+
+enum AnyReader {
+    Bare(BareReader),
+    Ours(Reader),
+}
+
+/// What the reader does with a frame: copy it into a private buffer, or read one byte of
+/// every 64-byte line (like `touch()` in the throughput bench).
+fn consume(mode: Mode, data: &[u8], sink: &mut Vec<u8>) -> u64 {
+    match mode {
+        Mode::Copy => {
+            sink.clear();
+            sink.extend_from_slice(data);
+            u64::from(black_box(&sink)[0])
+        }
+        Mode::ZeroCopy => data.iter().step_by(64).map(|&b| u64::from(b)).sum(),
+    }
+}
+
+/// Takes, consumes and releases `job.frames` frames from `next`, checking their length.
+fn drain<F: Deref<Target = [u8]>>(
+    job: Job,
+    sink: &mut Vec<u8>,
+    mut next: impl FnMut() -> BoxResult<F>,
+) -> BoxResult<u64> {
+    let mut sum = 0u64;
+    for i in 0..job.frames {
+        let frame = next().map_err(|e| format!("frame {i} of {}: {e}", job.frames))?;
+        if frame.len() != job.len {
+            return Err(format!("frame of {} bytes, expected {}", frame.len(), job.len).into());
+        }
+        sum = sum.wrapping_add(consume(job.mode, &frame, sink));
+    }
+    Ok(sum)
+}
+
+/// One buffer with its reader here and its writer in a child process.
+pub struct Session {
+    /// Declared first so that, when bailing out, the child is killed before the buffer goes.
+    writer: WriterProcess,
+    reader: AnyReader,
+    sink: Vec<u8>,
+}
+
+impl Session {
+    /// Creates buffer `name` with a `ring`-byte ring, starts the writer and sends it
+    /// `warm_frames` frames of `len` bytes untimed (page faults of fresh mappings, connect).
+    pub fn open(
+        pairing: Pairing,
+        name: &str,
+        ring: usize,
+        len: usize,
+        warm_frames: u64,
+    ) -> BoxResult<Session> {
+        let reader = match pairing.reader {
+            Side::Bare => AnyReader::Bare(BareReader::create(name, ring)?),
+            Side::Ours => AnyReader::Ours(Reader::create(name, BufferConfig::new(0, ring))?),
+        };
+        let writer = WriterProcess::spawn(pairing.writer, name)?;
+        let mut session = Session {
+            writer,
+            reader,
+            sink: Vec::with_capacity(len),
+        };
+        session.run(Job {
+            mode: Mode::Copy,
+            len,
+            frames: warm_frames,
+        })?;
+        Ok(session)
+    }
+
+    /// Sends `job` and times until the reader has taken and released its last frame.
+    pub fn run(&mut self, job: Job) -> BoxResult<Duration> {
+        let start = Instant::now();
+        self.writer.send(job)?;
+        let sink = &mut self.sink;
+        let outcome = match &self.reader {
+            AnyReader::Bare(r) => drain(job, sink, || r.read(TIMEOUT)),
+            AnyReader::Ours(r) => drain(job, sink, || Ok(r.read_frame(TIMEOUT)?)),
+        };
+        let elapsed = start.elapsed();
+        match outcome {
+            Ok(sum) => {
+                black_box(sum);
+                Ok(elapsed)
+            }
+            Err(e) => Err(format!("{e} ({})", self.writer.status()).into()),
+        }
+    }
+
+    /// Lets the writer finish and disconnect, then closes the buffer.
+    pub fn close(self) -> BoxResult<()> {
+        let Session { writer, reader, .. } = self;
+        writer.finish()?;
+        drop(reader);
+        Ok(())
+    }
+}
