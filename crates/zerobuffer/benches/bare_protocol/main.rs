@@ -15,13 +15,16 @@
 //! in place (`get_frame_buffer` + `copy_from_slice` + `commit` / bare in-place fill — the same
 //! memcpy, as in the throughput bench), the reader reads one byte of each 64-byte line.
 //!
-//! Each case runs four pairings with the same frame count, always across processes: this
+//! Each case runs five pairings with the same frame count, always across processes: this
 //! process reads (and creates the buffer), a child (this binary re-executed) writes.
 //! `bare -> bare` is the baseline; `our reader` is bare writer -> our reader; `our writer` is
-//! our writer -> bare reader; `ours end to end` is ours on both sides. Every session has its
+//! our writer -> bare reader; `ours end to end` is ours on both sides; `ours, spin-block` is
+//! ours on both sides with `WaitStrategy::spin_then_block()` (no goal: it shows what spinning
+//! first buys over any blocking implementation). Every session has its
 //! own buffer and first sends two rings' worth of frames untimed; the time runs from sending
 //! the job until the reader has taken and released the last frame. Rounds interleave the
-//! pairings (order rotated each round); rows show the median. Nothing asserts on time.
+//! pairings (order rotated each round); rows show the median time, and each ratio is the
+//! median of the per-round ratios (see `report.rs`). Nothing asserts on time.
 //!
 //! Without `--bench` (`cargo test --benches`) this is a smoke run of a few frames.
 

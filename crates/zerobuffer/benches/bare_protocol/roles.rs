@@ -8,21 +8,25 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use zerobuffer::Writer;
+use zerobuffer::{WaitStrategy, Writer};
 
 use crate::bare::BareWriter;
 use crate::{BoxResult, TIMEOUT};
 
 /// Set in the child's environment to the buffer name it should write to.
 const WRITER_ENV: &str = "ZEROBUFFER_BENCH_BARE_WRITER";
-/// Set in the child's environment to the kind of writer: `bare` or `ours`.
+/// Set in the child's environment to the kind of writer: `bare`, `ours` or `ours-spin`.
 const WRITER_KIND_ENV: &str = "ZEROBUFFER_BENCH_BARE_WRITER_KIND";
 
-/// Which implementation plays a role: the bare baseline or the library.
+/// Which implementation plays a role: the bare baseline or the library, and how it waits.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Side {
+    /// The bare protocol: `sem_timedwait` like every blocking peer.
     Bare,
+    /// The library with its default, [`WaitStrategy::Block`].
     Ours,
+    /// The library with [`WaitStrategy::spin_then_block`]: what no blocking peer can do.
+    OursSpinning,
 }
 
 impl Side {
@@ -30,6 +34,16 @@ impl Side {
         match self {
             Side::Bare => "bare",
             Side::Ours => "ours",
+            Side::OursSpinning => "ours-spin",
+        }
+    }
+
+    /// How the library waits on this side (None for the bare protocol).
+    pub fn wait_strategy(self) -> Option<WaitStrategy> {
+        match self {
+            Side::Bare => None,
+            Side::Ours => Some(WaitStrategy::Block),
+            Side::OursSpinning => Some(WaitStrategy::spin_then_block()),
         }
     }
 }
@@ -91,11 +105,12 @@ enum AnyWriter {
 
 impl AnyWriter {
     fn connect(side: Side, name: &str) -> BoxResult<AnyWriter> {
-        Ok(match side {
-            Side::Bare => AnyWriter::Bare(BareWriter::connect(name, TIMEOUT)?),
-            Side::Ours => {
+        Ok(match side.wait_strategy() {
+            None => AnyWriter::Bare(BareWriter::connect(name, TIMEOUT)?),
+            Some(wait) => {
                 let mut writer = Writer::connect(name)?;
                 writer.set_write_timeout(TIMEOUT);
+                writer.set_wait_strategy(wait);
                 AnyWriter::Ours(writer)
             }
         })
@@ -129,6 +144,7 @@ pub fn writer_main() -> Option<BoxResult<()>> {
     let side = match env::var(WRITER_KIND_ENV).as_deref() {
         Ok("bare") => Side::Bare,
         Ok("ours") => Side::Ours,
+        Ok("ours-spin") => Side::OursSpinning,
         other => return Some(Err(format!("bad writer kind {other:?}").into())),
     };
     Some(write_jobs(side, &name))
