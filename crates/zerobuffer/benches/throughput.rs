@@ -42,26 +42,27 @@ use std::time::{Duration, Instant};
 
 use zerobuffer::{BufferConfig, Reader, Writer};
 
+#[path = "common/cases.rs"]
+mod cases;
+#[path = "common/job.rs"]
+mod job;
+#[path = "common/options.rs"]
+mod options;
+
+use cases::{warm_frames, SizeCase, FRAME_HEADER, KIB, MIB};
+use job::{Job, Mode};
+use options::Options;
+
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 const WRITER_ENV: &str = "ZEROBUFFER_BENCH_WRITER";
-const SECONDS_ENV: &str = "ZEROBUFFER_BENCH_SECONDS";
-const ROUNDS_ENV: &str = "ZEROBUFFER_BENCH_ROUNDS";
 /// Generous: a stuck peer should fail the bench, not hang it.
 const TIMEOUT: Duration = Duration::from_secs(10);
-const FRAME_HEADER: usize = 16;
 /// The payload area starts after the 128-byte control block (no metadata block here).
 const PAYLOAD_START: usize = 128;
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
+/// Rounds of a `cargo bench` run.
+const BENCH_ROUNDS: usize = 3;
 const GIB: f64 = (1u64 << 30) as f64;
-
-/// One frame size and the ring it runs in.
-struct SizeCase {
-    label: &'static str,
-    len: usize,
-    ring: usize,
-}
 
 const SIZES: [SizeCase; 2] = [
     SizeCase {
@@ -77,21 +78,6 @@ const SIZES: [SizeCase; 2] = [
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Mode {
-    Copy,
-    ZeroCopy,
-}
-
-impl Mode {
-    fn label(self) -> &'static str {
-        match self {
-            Mode::Copy => "copy",
-            Mode::ZeroCopy => "zero-copy",
-        }
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum PeerKind {
     Thread,
     Process,
@@ -103,73 +89,6 @@ impl PeerKind {
             PeerKind::Thread => "thread",
             PeerKind::Process => "process",
         }
-    }
-}
-
-/// What the writer is asked to send; one line of text to a writer process.
-#[derive(Clone, Copy, Debug)]
-struct Job {
-    mode: Mode,
-    len: usize,
-    frames: u64,
-}
-
-impl Job {
-    fn encode(&self) -> String {
-        format!("{} {} {}\n", self.mode.label(), self.len, self.frames)
-    }
-
-    fn decode(line: &str) -> BoxResult<Job> {
-        let mut words = line.split_whitespace();
-        let mode = match words.next() {
-            Some("copy") => Mode::Copy,
-            Some("zero-copy") => Mode::ZeroCopy,
-            other => return Err(format!("bad job mode {other:?}").into()),
-        };
-        let len = words.next().ok_or("job without length")?.parse()?;
-        let frames = words.next().ok_or("job without frame count")?.parse()?;
-        Ok(Job { mode, len, frames })
-    }
-}
-
-struct Options {
-    /// False for a smoke run (`cargo test --benches`), whose numbers mean nothing.
-    bench: bool,
-    seconds: f64,
-    rounds: usize,
-    filters: Vec<String>,
-}
-
-impl Options {
-    /// Cargo passes `--bench` to `cargo bench` runs; without it (`cargo test --benches`) this
-    /// is a smoke run. Unknown flags are ignored; other words filter the cases.
-    fn parse() -> Options {
-        let args: Vec<String> = env::args().skip(1).collect();
-        let bench = args.iter().any(|a| a == "--bench");
-        let quick = args.iter().any(|a| a == "--quick");
-        let env_f64 = |key| env::var(key).ok().and_then(|v| v.parse::<f64>().ok());
-        let seconds = env_f64(SECONDS_ENV)
-            .filter(|s| *s > 0.0)
-            .unwrap_or(match (bench, quick) {
-                (false, _) => 0.02,
-                (true, true) => 0.2,
-                (true, false) => 1.0,
-            });
-        let rounds = env_f64(ROUNDS_ENV)
-            .map(|r| r as usize)
-            .filter(|r| *r > 0)
-            .unwrap_or(if bench { 3 } else { 1 });
-        let filters = args.into_iter().filter(|a| !a.starts_with('-')).collect();
-        Options {
-            bench,
-            seconds,
-            rounds,
-            filters,
-        }
-    }
-
-    fn selects(&self, case: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| case.contains(f.as_str()))
     }
 }
 
@@ -328,11 +247,6 @@ fn timed_job(reader: &Reader, peer: &mut Peer, job: Job) -> BoxResult<Duration> 
     let elapsed = start.elapsed();
     black_box(sum);
     Ok(elapsed)
-}
-
-/// Frames that cover the ring twice: enough to fault in every page of both mappings.
-fn warm_frames(size: &SizeCase) -> u64 {
-    (2 * size.ring / (size.len + FRAME_HEADER) + 2) as u64
 }
 
 /// `memcpy` into a ring-sized buffer at the ring's offsets and alignment.
@@ -538,7 +452,7 @@ fn main() -> BoxResult<()> {
     if let Ok(name) = env::var(WRITER_ENV) {
         return writer_process(&name);
     }
-    let options = Options::parse();
+    let options = Options::parse(BENCH_ROUNDS);
     println!(
         "zerobuffer throughput: {:.2} s per case in {} round(s); median time; payload bytes only",
         options.seconds, options.rounds

@@ -29,36 +29,38 @@
 //! Without `--bench` (`cargo test --benches`) this is a smoke run of a few frames.
 
 mod bare;
+#[path = "../common/cases.rs"]
+mod cases;
+#[path = "../common/job.rs"]
+mod job;
+#[path = "../common/names.rs"]
+mod names;
+#[path = "../common/options.rs"]
+mod options;
 mod report;
 mod roles;
+#[path = "../common/rounds.rs"]
+mod rounds;
 mod session;
 
-use std::env;
 use std::error::Error;
 use std::time::Duration;
 
+use cases::{warm_frames, SizeCase, KIB, MIB};
+use job::{Job, Mode};
+use names::BufferNames;
+use options::Options;
 use report::Row;
-use roles::{Job, Mode};
 use session::{Session, BASELINE, PAIRINGS};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
 /// Bound on every wait: a stuck peer fails the bench, it does not hang it.
 const TIMEOUT: Duration = Duration::from_secs(10);
-const SECONDS_ENV: &str = "ZEROBUFFER_BENCH_SECONDS";
-const ROUNDS_ENV: &str = "ZEROBUFFER_BENCH_ROUNDS";
 /// Frames per timed job in a smoke run.
 const SMOKE_FRAMES: u64 = 16;
-const FRAME_HEADER: usize = 16;
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-
-/// One frame size and the ring it runs in.
-struct SizeCase {
-    label: &'static str,
-    len: usize,
-    ring: usize,
-}
+/// Rounds of a `cargo bench` run.
+const BENCH_ROUNDS: usize = 7;
 
 const SIZES: [SizeCase; 3] = [
     SizeCase {
@@ -80,71 +82,6 @@ const SIZES: [SizeCase; 3] = [
 
 const MODES: [Mode; 2] = [Mode::Copy, Mode::ZeroCopy];
 
-struct Options {
-    /// False for a smoke run (`cargo test --benches`), whose numbers mean nothing.
-    bench: bool,
-    seconds: f64,
-    rounds: usize,
-    filters: Vec<String>,
-}
-
-impl Options {
-    /// Cargo passes `--bench` to `cargo bench` runs. Unknown flags are ignored; other words
-    /// filter the cases.
-    fn parse() -> Options {
-        let args: Vec<String> = env::args().skip(1).collect();
-        let bench = args.iter().any(|a| a == "--bench");
-        let quick = args.iter().any(|a| a == "--quick");
-        let env_f64 = |key| env::var(key).ok().and_then(|v| v.parse::<f64>().ok());
-        let seconds = env_f64(SECONDS_ENV)
-            .filter(|s| *s > 0.0)
-            .unwrap_or(if quick { 0.2 } else { 1.0 });
-        let rounds = env_f64(ROUNDS_ENV)
-            .map(|r| r as usize)
-            .filter(|r| *r > 0)
-            .unwrap_or(if bench { 7 } else { 1 });
-        let filters = args.into_iter().filter(|a| !a.starts_with('-')).collect();
-        Options {
-            bench,
-            seconds,
-            rounds,
-            filters,
-        }
-    }
-
-    fn selects(&self, case: &str) -> bool {
-        self.filters.is_empty() || self.filters.iter().any(|f| case.contains(f.as_str()))
-    }
-}
-
-/// Hands out a fresh buffer name per session and remembers them for the leftover check.
-struct BufferNames {
-    used: Vec<String>,
-}
-
-impl BufferNames {
-    fn fresh(&mut self) -> String {
-        // The `zb_bench_` prefix is what scripts/run-tests.sh looks for when hunting leaks.
-        let name = format!("zb_bench_bare_{}_{}", std::process::id(), self.used.len());
-        self.used.push(name.clone());
-        name
-    }
-
-    fn warn_about_leftovers(&self) {
-        for name in &self.used {
-            let left = zerobuffer_test_support::leftovers(name);
-            if !left.is_empty() {
-                eprintln!("warning: buffer {name} left behind: {left:?}");
-            }
-        }
-    }
-}
-
-/// Frames that cover the ring twice: enough to fault in every page of both mappings.
-fn warm_frames(size: &SizeCase) -> u64 {
-    (2 * size.ring / (size.len + FRAME_HEADER) + 2) as u64
-}
-
 /// Frames per job so that one job takes about `seconds / rounds`, measured on the baseline:
 /// double a probe until it runs long enough to give a usable rate.
 fn calibrate(
@@ -156,23 +93,18 @@ fn calibrate(
     let per_round = options.seconds / options.rounds as f64;
     let warm = warm_frames(size);
     let mut session = Session::open(BASELINE, &names.fresh(), size.ring, size.len, warm)?;
-    let mut probe = Job {
-        mode,
-        len: size.len,
-        frames: warm,
-    };
-    let rate = loop {
-        let secs = session.run(probe)?.as_secs_f64();
-        if secs >= (per_round / 4.0).min(0.05) {
-            break probe.frames as f64 / secs;
-        }
-        probe.frames *= 2;
-    };
+    let frames = rounds::calibrate_frames(per_round, warm, |frames| {
+        session.run(Job {
+            mode,
+            len: size.len,
+            frames,
+        })
+    })?;
     session.close()?;
-    Ok(((rate * per_round) as u64).max(SMOKE_FRAMES))
+    Ok(frames.max(SMOKE_FRAMES))
 }
 
-/// All four pairings of one case, interleaved over the rounds.
+/// All pairings of one case, interleaved over the rounds.
 fn bench_case(
     size: &SizeCase,
     mode: Mode,
@@ -190,23 +122,17 @@ fn bench_case(
         len: size.len,
         frames,
     };
-    let mut rows: Vec<Row> = PAIRINGS
-        .iter()
-        .map(|&p| Row::new(&case, p, frames, size.len))
-        .collect();
-    for round in 0..options.rounds {
-        for k in 0..PAIRINGS.len() {
-            let i = (round + k) % PAIRINGS.len();
-            let name = names.fresh();
-            let mut session =
-                Session::open(PAIRINGS[i], &name, size.ring, size.len, warm_frames(size))?;
-            let elapsed = session
-                .run(job)
-                .map_err(|e| format!("{case} {}: {e}", PAIRINGS[i].label))?;
-            session.close()?;
-            rows[i].times.push(elapsed);
-        }
-    }
+    let mut rows = Row::for_pairings(&case, &PAIRINGS, frames, size.len);
+    rounds::interleave(&mut rows, options.rounds, |row| {
+        let name = names.fresh();
+        let mut session =
+            Session::open(row.pairing, &name, size.ring, size.len, warm_frames(size))?;
+        let elapsed = session
+            .run(job)
+            .map_err(|e| format!("{case} {}: {e}", row.pairing.label))?;
+        session.close()?;
+        Ok(elapsed)
+    })?;
     Ok(rows)
 }
 
@@ -235,7 +161,7 @@ fn main() -> BoxResult<()> {
     if let Some(outcome) = roles::writer_main() {
         return outcome;
     }
-    let options = Options::parse();
+    let options = Options::parse(BENCH_ROUNDS);
     let budget = if options.bench {
         format!("{:.2} s per row", options.seconds)
     } else {
@@ -246,7 +172,7 @@ fn main() -> BoxResult<()> {
          {budget} in {} round(s); median; payload bytes only",
         options.rounds
     );
-    let mut names = BufferNames { used: Vec::new() };
+    let mut names = BufferNames::new("bare");
     let outcome = run(&options, &mut names);
     names.warn_about_leftovers();
     outcome

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use zerobuffer::{WaitStrategy, Writer};
 
 use crate::bare::BareWriter;
+use crate::job::{Job, Mode};
 use crate::{BoxResult, TIMEOUT};
 
 /// Set in the child's environment to the buffer name it should write to.
@@ -45,50 +46,6 @@ impl Side {
             Side::Ours => Some(WaitStrategy::Block),
             Side::OursSpinning => Some(WaitStrategy::spin_then_block()),
         }
-    }
-}
-
-/// How frames are written and consumed.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Mode {
-    /// Writer copies from a source slice; reader copies the frame into a private buffer.
-    Copy,
-    /// Writer fills the ring slot in place; reader reads one byte of each 64-byte line.
-    ZeroCopy,
-}
-
-impl Mode {
-    pub fn label(self) -> &'static str {
-        match self {
-            Mode::Copy => "copy",
-            Mode::ZeroCopy => "zero-copy",
-        }
-    }
-}
-
-/// What the writer is asked to send: one line `mode len frames` on the child's stdin.
-#[derive(Clone, Copy, Debug)]
-pub struct Job {
-    pub mode: Mode,
-    pub len: usize,
-    pub frames: u64,
-}
-
-impl Job {
-    fn encode(&self) -> String {
-        format!("{} {} {}\n", self.mode.label(), self.len, self.frames)
-    }
-
-    fn decode(line: &str) -> BoxResult<Job> {
-        let mut words = line.split_whitespace();
-        let mode = match words.next() {
-            Some("copy") => Mode::Copy,
-            Some("zero-copy") => Mode::ZeroCopy,
-            other => return Err(format!("bad job mode {other:?}").into()),
-        };
-        let len = words.next().ok_or("job without length")?.parse()?;
-        let frames = words.next().ok_or("job without frame count")?.parse()?;
-        Ok(Job { mode, len, frames })
     }
 }
 

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use zerobuffer::{BufferConfig, Reader};
 
 use crate::bare::BareReader;
-use crate::roles::{Job, Mode, Side, WriterProcess};
+use crate::job::{Job, Mode};
+use crate::roles::{Side, WriterProcess};
 use crate::{BoxResult, TIMEOUT};
 
 /// Who writes and who reads in a session.
