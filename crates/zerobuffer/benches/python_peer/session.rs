@@ -1,0 +1,172 @@
+//! One session: a fresh buffer, its reader process (which creates it) and its writer process,
+//! Python or ours each, set up and warmed up untimed; then the timing of jobs on it.
+
+use std::env;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::process::EndpointProcess;
+use crate::python::PythonPeer;
+use crate::roles::{self, CHILD_ENV};
+use crate::{BoxResult, METADATA};
+
+/// Which implementation plays a role.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Side {
+    Python,
+    Ours,
+}
+
+impl Side {
+    fn label(self, role: &str) -> String {
+        match self {
+            Side::Python => format!("python {role}"),
+            Side::Ours => format!("our {role}"),
+        }
+    }
+}
+
+/// Who writes and who reads in a session.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Pairing {
+    pub writer: Side,
+    pub reader: Side,
+    pub label: &'static str,
+}
+
+/// The baseline first; the order is rotated between rounds.
+pub const PAIRINGS: [Pairing; 4] = [
+    Pairing {
+        writer: Side::Python,
+        reader: Side::Python,
+        label: "python -> python",
+    },
+    Pairing {
+        writer: Side::Python,
+        reader: Side::Ours,
+        label: "python -> our reader",
+    },
+    Pairing {
+        writer: Side::Ours,
+        reader: Side::Python,
+        label: "our writer -> python",
+    },
+    Pairing {
+        writer: Side::Ours,
+        reader: Side::Ours,
+        label: "ours -> ours",
+    },
+];
+
+/// The baseline pairing: the Python writer to the Python reader.
+pub const BASELINE: Pairing = PAIRINGS[0];
+
+/// The command that starts an endpoint of `side` with the protocol's `args`.
+fn endpoint(side: Side, peer: &PythonPeer, args: &[String]) -> BoxResult<Command> {
+    Ok(match side {
+        Side::Python => {
+            let mut command = Command::new(&peer.python);
+            command.arg(&peer.script).args(args);
+            command
+        }
+        Side::Ours => {
+            let mut command = Command::new(env::current_exe()?);
+            command.env(CHILD_ENV, "1").args(args);
+            command
+        }
+    })
+}
+
+/// Buffer `name` with its two endpoint processes. Dropping a session that was not closed
+/// kills both and removes what they left of the buffer.
+pub struct Session {
+    name: String,
+    writer: Option<EndpointProcess>,
+    reader: Option<EndpointProcess>,
+    /// What the reader's sum of first and last bytes must be, per frame.
+    touch: u64,
+}
+
+impl Session {
+    /// Starts the reader (which creates buffer `name`, a `ring`-byte ring), then the writer,
+    /// and runs `warm_frames` frames of `len` bytes untimed (interpreter start-up, connect,
+    /// page faults of fresh mappings are all before the first timed job).
+    pub fn open(
+        pairing: Pairing,
+        peer: &PythonPeer,
+        name: &str,
+        ring: usize,
+        len: usize,
+        warm_frames: u64,
+    ) -> BoxResult<Session> {
+        let read_args = [
+            "read".into(),
+            name.into(),
+            METADATA.to_string(),
+            ring.to_string(),
+            len.to_string(),
+        ];
+        let mut session = Session {
+            name: name.to_owned(),
+            writer: None,
+            reader: None,
+            touch: roles::touch(&roles::source_data(len)),
+        };
+        let command = endpoint(pairing.reader, peer, &read_args)?;
+        let mut reader = EndpointProcess::spawn(command, &pairing.reader.label("reader"))?;
+        reader.expect("ready")?;
+        session.reader = Some(reader);
+        let write_args = ["write".into(), name.into(), len.to_string()];
+        let command = endpoint(pairing.writer, peer, &write_args)?;
+        let mut writer = EndpointProcess::spawn(command, &pairing.writer.label("writer"))?;
+        writer.expect("ready")?;
+        session.writer = Some(writer);
+        session.run(warm_frames)?;
+        Ok(session)
+    }
+
+    /// Times one job of `frames` frames: from the `go` line to the writer until the reader's
+    /// `done` line, which it prints after releasing the last frame.
+    pub fn run(&mut self, frames: u64) -> BoxResult<Duration> {
+        let (Some(reader), Some(writer)) = (self.reader.as_mut(), self.writer.as_mut()) else {
+            return Err("session already closed".into());
+        };
+        reader.send(&format!("read {frames}"))?;
+        let start = Instant::now();
+        writer.send(&format!("go {frames}"))?;
+        let done = reader.expect("done")?;
+        let elapsed = start.elapsed();
+        let sent = writer.expect("sent")?;
+        let want = frames * self.touch;
+        if done != [frames, want] || sent != [frames] {
+            return Err(format!(
+                "reader reported {done:?}, writer {sent:?}; expected [{frames}, {want}] and \
+                 [{frames}]"
+            )
+            .into());
+        }
+        Ok(elapsed)
+    }
+
+    /// Lets the writer disconnect and exit, then the reader remove the buffer and exit.
+    pub fn close(mut self) -> BoxResult<()> {
+        if let Some(writer) = self.writer.take() {
+            writer.finish()?;
+        }
+        if let Some(reader) = self.reader.take() {
+            reader.finish()?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Writer first, then reader: each is killed (if still running) and reaped.
+        self.writer.take();
+        self.reader.take();
+        // A killed reader could not remove its buffer; with both endpoints dead this removes
+        // it. After a clean close there is nothing left and this finds nothing.
+        let _ = zerobuffer::clean_stale(&self.name);
+    }
+}
