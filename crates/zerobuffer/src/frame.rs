@@ -42,6 +42,7 @@ impl<'a> Frame<'a> {
 impl Deref for Frame<'_> {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.data
     }
@@ -54,6 +55,7 @@ impl AsRef<[u8]> for Frame<'_> {
 }
 
 impl Drop for Frame<'_> {
+    #[inline]
     fn drop(&mut self) {
         self.reader.release(self.ticket);
     }
@@ -76,6 +78,7 @@ impl Reader {
     /// frame it wrote has been read; [`Error::Sequence`](crate::Error::Sequence) / [`Error::InvalidFrameHeader`](crate::Error::InvalidFrameHeader) for a
     /// corrupt ring. A writer that reconnects restarts at sequence 1; the reader accepts that
     /// restart instead of reporting a sequence error (upstream readers do not).
+    #[inline]
     pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
         let taken = self.take_next(timeout)?;
         let data = self.frame_bytes(taken.offset, taken.len);

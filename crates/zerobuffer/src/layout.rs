@@ -58,11 +58,13 @@ impl FrameHeader {
     };
 
     /// True if this header is a wrap marker (`payload_size == 0`).
+    #[inline]
     pub fn is_wrap_marker(&self) -> bool {
         self.payload_size == 0
     }
 
     /// The 16 bytes of the header, both fields little-endian.
+    #[inline]
     pub fn encode(&self) -> [u8; FRAME_HEADER_SIZE] {
         let mut out = [0u8; FRAME_HEADER_SIZE];
         out[..8].copy_from_slice(&self.payload_size.to_le_bytes());
@@ -71,6 +73,7 @@ impl FrameHeader {
     }
 
     /// Reads a header from its 16 little-endian bytes.
+    #[inline]
     pub fn decode(bytes: &[u8; FRAME_HEADER_SIZE]) -> Self {
         let (size, seq) = bytes.split_at(8);
         FrameHeader {

@@ -73,10 +73,12 @@ macro_rules! fields {
     ($($get:ident / $set:ident => $offset:ident;)*) => {
         $(
             #[allow(dead_code)]
+            #[inline]
             pub fn $get(&self) -> u64 {
                 self.word(off::$offset).load(Ordering::Acquire)
             }
             #[allow(dead_code)]
+            #[inline]
             pub fn $set(&self, value: u64) {
                 self.word(off::$offset).store(value, Ordering::Release)
             }
@@ -85,11 +87,13 @@ macro_rules! fields {
 }
 
 impl<'a> Oieb<'a> {
+    #[inline]
     pub fn new(shm: &'a SharedMemory) -> Self {
         debug_assert!(shm.len() >= OIEB_SIZE);
         Oieb { shm }
     }
 
+    #[inline]
     pub fn word(&self, offset: usize) -> &'a AtomicU64 {
         self.shm.atomic_u64(offset)
     }
@@ -108,21 +112,25 @@ impl<'a> Oieb<'a> {
         reader_pid / set_reader_pid => READER_PID;
     }
 
+    #[inline]
     pub fn add_free_bytes(&self, n: u64) {
         self.word(off::PAYLOAD_FREE_BYTES)
             .fetch_add(n, Ordering::AcqRel);
     }
 
+    #[inline]
     pub fn sub_free_bytes(&self, n: u64) {
         self.word(off::PAYLOAD_FREE_BYTES)
             .fetch_sub(n, Ordering::AcqRel);
     }
 
     /// Counters have a single writer, so load + store is enough (no RMW needed).
+    #[inline]
     pub fn bump_written_count(&self) {
         self.set_written_count(self.written_count().wrapping_add(1));
     }
 
+    #[inline]
     pub fn bump_read_count(&self) {
         self.set_read_count(self.read_count().wrapping_add(1));
     }

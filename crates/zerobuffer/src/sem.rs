@@ -79,6 +79,7 @@ impl NamedSemaphore {
     }
 
     /// Adds one token (`sem_post`), waking one waiter if there is any.
+    #[inline]
     pub fn post(&self) -> io::Result<()> {
         // SAFETY: `self.sem` is an open semaphore until drop.
         if unsafe { libc::sem_post(self.sem) } == 0 {
@@ -89,6 +90,7 @@ impl NamedSemaphore {
     }
 
     /// Takes one token if available without waiting.
+    #[inline]
     pub fn try_wait(&self) -> io::Result<bool> {
         loop {
             // SAFETY: `self.sem` is an open semaphore until drop.

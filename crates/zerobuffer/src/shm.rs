@@ -66,22 +66,27 @@ impl SharedMemory {
         Ok(SharedMemory { map })
     }
 
+    #[inline]
     pub fn len(&self) -> usize {
         self.map.len()
     }
 
+    /// Every access is bounds-checked; the check is inlined into the hot paths (each frame
+    /// makes a dozen accesses) and its panic kept out of them.
+    #[inline]
     fn check(&self, offset: usize, len: usize) {
-        assert!(
-            offset.checked_add(len).is_some_and(|end| end <= self.len()),
-            "shared-memory access [{offset}, +{len}) outside a {}-byte segment",
-            self.len()
-        );
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) {
+            out_of_bounds(offset, len, self.len());
+        }
     }
 
     /// The 8-byte OIEB word at `offset`, shared with the other process.
+    #[inline]
     pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
         self.check(offset, 8);
-        assert_eq!(offset % 8, 0, "unaligned atomic access at {offset}");
+        if !offset.is_multiple_of(8) {
+            unaligned(offset);
+        }
         // SAFETY: in bounds and 8-byte aligned (the mapping is page aligned); the memory lives as
         // long as `self`; AtomicU64 has the layout of u64, and every concurrent access to OIEB
         // words by any implementation is a plain or atomic aligned 8-byte access.
@@ -89,11 +94,13 @@ impl SharedMemory {
     }
 
     /// Copies bytes out of the segment.
+    #[inline]
     pub fn read_into(&self, offset: usize, out: &mut [u8]) {
         out.copy_from_slice(self.bytes(offset, out.len()));
     }
 
     /// Copies bytes into the segment.
+    #[inline]
     pub fn write_from(&self, offset: usize, data: &[u8]) {
         self.bytes_mut(offset, data.len()).copy_from_slice(data);
     }
@@ -102,6 +109,7 @@ impl SharedMemory {
     ///
     /// Crate invariant: callers only view regions the protocol hands to them (a frame between
     /// read and release, the metadata after it was committed), which the peer does not modify.
+    #[inline]
     pub fn bytes(&self, offset: usize, len: usize) -> &[u8] {
         self.check(offset, len);
         // SAFETY: in bounds of a live mapping; per the crate invariant above no one writes the
@@ -115,10 +123,23 @@ impl SharedMemory {
     /// ring space reserved by the single writer, the metadata block before commit) and hold at
     /// most one such view of a region at a time.
     #[allow(clippy::mut_from_ref)]
+    #[inline]
     pub fn bytes_mut(&self, offset: usize, len: usize) -> &mut [u8] {
         self.check(offset, len);
         // SAFETY: in bounds of a live mapping; per the crate invariant above the region is not
         // aliased by another view nor read by the peer until it is published.
         unsafe { slice::from_raw_parts_mut(self.map.as_mut_ptr().add(offset), len) }
     }
+}
+
+#[cold]
+#[inline(never)]
+fn out_of_bounds(offset: usize, len: usize, size: usize) -> ! {
+    panic!("shared-memory access [{offset}, +{len}) outside a {size}-byte segment")
+}
+
+#[cold]
+#[inline(never)]
+fn unaligned(offset: usize) -> ! {
+    panic!("unaligned atomic access at {offset}")
 }

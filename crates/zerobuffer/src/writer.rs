@@ -200,6 +200,7 @@ impl Writer {
     }
 
     /// Copies `data` into the ring as one frame and returns its sequence number.
+    #[inline]
     pub fn write_frame(&mut self, data: &[u8]) -> Result<u64> {
         let mut slot = self.get_frame_buffer(data.len())?;
         slot.copy_from_slice(data);
@@ -210,6 +211,7 @@ impl Writer {
     ///
     /// Waits up to the write timeout for space. Nothing is visible to the reader until
     /// [`FrameSlot::commit`]; dropping the slot uncommitted abandons it without a trace.
+    #[inline]
     pub fn get_frame_buffer(&mut self, len: usize) -> Result<FrameSlot<'_>> {
         let (placement, data_offset) = self.reserve(len)?;
         Ok(FrameSlot {
@@ -262,8 +264,9 @@ impl Writer {
     /// Waits until the free bytes cover `required`, in slices that check on the reader.
     fn wait_for_space(&self, required: u64) -> Result<()> {
         let oieb = self.oieb();
-        // The common case, without reading the clock: the space is there already.
-        if oieb.payload_free_bytes() >= required && oieb.reader_pid() != 0 {
+        // The common case, without reading the clock: the space is there already (`reserve`
+        // has just checked the reader).
+        if oieb.payload_free_bytes() >= required {
             return Ok(());
         }
         let deadline = Instant::now() + self.write_timeout;
@@ -378,6 +381,7 @@ impl FrameSlot<'_> {
     }
 
     /// Makes the frame visible to the reader and returns its sequence number.
+    #[inline]
     pub fn commit(self) -> u64 {
         self.writer.publish(self.placement, self.len)
     }
@@ -386,12 +390,14 @@ impl FrameSlot<'_> {
 impl Deref for FrameSlot<'_> {
     type Target = [u8];
 
+    #[inline]
     fn deref(&self) -> &[u8] {
         self.writer.shm.bytes(self.data_offset, self.len)
     }
 }
 
 impl DerefMut for FrameSlot<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut [u8] {
         self.writer.shm.bytes_mut(self.data_offset, self.len)
     }
