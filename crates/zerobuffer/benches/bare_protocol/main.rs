@@ -26,6 +26,10 @@
 //! pairings (order rotated each round); rows show the median time, and each ratio is the
 //! median of the per-round ratios (see `report.rs`). Nothing asserts on time.
 //!
+//! A second table runs the same cases (blocking pairings) with both ends in this thread, one
+//! frame written then read: no hand-off between cores and no sleeping, so its ratios are each
+//! side's own CPU cost per frame, apart from how the two sides hand work to each other.
+//!
 //! Without `--bench` (`cargo test --benches`) this is a smoke run of a few frames.
 
 mod bare;
@@ -51,7 +55,7 @@ use job::{Job, Mode};
 use names::BufferNames;
 use options::Options;
 use report::Row;
-use session::{Session, BASELINE, PAIRINGS};
+use session::{one_thread, Pairing, Session, BASELINE, PAIRINGS, SPINNING};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -136,6 +140,39 @@ fn bench_case(
     Ok(rows)
 }
 
+/// The blocking pairings of one case with both ends in this thread (spinning means nothing
+/// there), interleaved over the rounds.
+fn one_thread_case(
+    size: &SizeCase,
+    mode: Mode,
+    options: &Options,
+    names: &mut BufferNames,
+) -> BoxResult<Vec<Row>> {
+    let case = format!("{} {} 1-thread", size.label, mode.label());
+    let warm = warm_frames(size);
+    let job = |frames| Job {
+        mode,
+        len: size.len,
+        frames,
+    };
+    let frames = if options.bench {
+        let per_round = options.seconds / options.rounds as f64;
+        rounds::calibrate_frames(per_round, warm, |frames| {
+            one_thread(BASELINE, &names.fresh(), size.ring, warm, job(frames))
+        })?
+        .max(SMOKE_FRAMES)
+    } else {
+        SMOKE_FRAMES
+    };
+    let blocking: Vec<Pairing> = PAIRINGS.into_iter().filter(|p| *p != SPINNING).collect();
+    let mut rows = Row::for_pairings(&case, &blocking, frames, size.len);
+    rounds::interleave(&mut rows, options.rounds, |row| {
+        one_thread(row.pairing, &names.fresh(), size.ring, warm, job(frames))
+            .map_err(|e| format!("{case} {}: {e}", row.pairing.label).into())
+    })?;
+    Ok(rows)
+}
+
 fn run(options: &Options, names: &mut BufferNames) -> BoxResult<()> {
     report::print_header();
     let mut all = Vec::new();
@@ -147,6 +184,17 @@ fn run(options: &Options, names: &mut BufferNames) -> BoxResult<()> {
             let rows = bench_case(size, mode, options, names)?;
             report::print_rows(&rows);
             all.extend(rows);
+        }
+    }
+    println!(
+        "\nthe same work with both ends in one thread, a frame written then read (no hand-off \
+         between cores, no sleeping: each side's own cost per frame):"
+    );
+    for size in &SIZES {
+        for mode in MODES {
+            if options.selects(&format!("{} {}", size.label, mode.label())) {
+                report::print_rows(&one_thread_case(size, mode, options, names)?);
+            }
         }
     }
     println!();

@@ -21,7 +21,7 @@ fn ratio(row: &Row, rows: &[Row]) -> Option<f64> {
 
 pub fn print_header() {
     println!(
-        "{:<16} {:<16} {:>9} {:>10} {:>8} {:>7} {:>7}",
+        "{:<23} {:<16} {:>9} {:>10} {:>8} {:>7} {:>7}",
         "case", "pairing", "frames", "median ms", "GiB/s", "ratio", "spread"
     );
     println!(
@@ -39,7 +39,7 @@ pub fn print_rows(rows: &[Row]) {
             _ => ("-".into(), spread(&row.seconds())),
         };
         println!(
-            "{:<16} {:<16} {:>9} {:>10.3} {:>8.2} {:>7} {:>6.0}%",
+            "{:<23} {:<16} {:>9} {:>10.3} {:>8.2} {:>7} {:>6.0}%",
             row.case,
             row.pairing.label,
             row.frames,

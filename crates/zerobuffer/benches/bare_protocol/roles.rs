@@ -50,18 +50,18 @@ impl Side {
 }
 
 /// Recognisable, non-constant frame contents.
-fn source_data(len: usize) -> Vec<u8> {
+pub fn source_data(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect()
 }
 
 /// A connected writer of either kind.
-enum AnyWriter {
+pub enum AnyWriter {
     Bare(BareWriter),
     Ours(Writer),
 }
 
 impl AnyWriter {
-    fn connect(side: Side, name: &str) -> BoxResult<AnyWriter> {
+    pub fn connect(side: Side, name: &str) -> BoxResult<AnyWriter> {
         Ok(match side.wait_strategy() {
             None => AnyWriter::Bare(BareWriter::connect(name, TIMEOUT)?),
             Some(wait) => {
@@ -73,7 +73,7 @@ impl AnyWriter {
         })
     }
 
-    fn write(&mut self, mode: Mode, source: &[u8]) -> BoxResult<()> {
+    pub fn write(&mut self, mode: Mode, source: &[u8]) -> BoxResult<()> {
         match (self, mode) {
             (AnyWriter::Bare(w), Mode::Copy) => {
                 w.write_copy(source)?;

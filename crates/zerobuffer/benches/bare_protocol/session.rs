@@ -9,7 +9,7 @@ use zerobuffer::{BufferConfig, Reader};
 
 use crate::bare::BareReader;
 use crate::job::{Job, Mode};
-use crate::roles::{Side, WriterProcess};
+use crate::roles::{source_data, AnyWriter, Side, WriterProcess};
 use crate::{BoxResult, TIMEOUT};
 
 /// Who writes and who reads in a session.
@@ -60,6 +60,27 @@ enum AnyReader {
     Ours(Reader),
 }
 
+impl AnyReader {
+    /// Creates buffer `name` with a `ring`-byte ring as a reader of `side`'s kind.
+    fn create(side: Side, name: &str, ring: usize) -> BoxResult<AnyReader> {
+        Ok(match side.wait_strategy() {
+            None => AnyReader::Bare(BareReader::create(name, ring)?),
+            Some(wait) => {
+                let mut reader = Reader::create(name, BufferConfig::new(0, ring))?;
+                reader.set_wait_strategy(wait);
+                AnyReader::Ours(reader)
+            }
+        })
+    }
+
+    fn drain(&self, job: Job, sink: &mut Vec<u8>) -> BoxResult<u64> {
+        match self {
+            AnyReader::Bare(r) => drain(job, sink, || r.read(TIMEOUT)),
+            AnyReader::Ours(r) => drain(job, sink, || Ok(r.read_frame(TIMEOUT)?)),
+        }
+    }
+}
+
 /// What the reader does with a frame: copy it into a private buffer, or read one byte of
 /// every 64-byte line (like `touch()` in the throughput bench).
 fn consume(mode: Mode, data: &[u8], sink: &mut Vec<u8>) -> u64 {
@@ -108,14 +129,7 @@ impl Session {
         len: usize,
         warm_frames: u64,
     ) -> BoxResult<Session> {
-        let reader = match pairing.reader.wait_strategy() {
-            None => AnyReader::Bare(BareReader::create(name, ring)?),
-            Some(wait) => {
-                let mut reader = Reader::create(name, BufferConfig::new(0, ring))?;
-                reader.set_wait_strategy(wait);
-                AnyReader::Ours(reader)
-            }
-        };
+        let reader = AnyReader::create(pairing.reader, name, ring)?;
         let writer = WriterProcess::spawn(pairing.writer, name)?;
         let mut session = Session {
             writer,
@@ -134,11 +148,7 @@ impl Session {
     pub fn run(&mut self, job: Job) -> BoxResult<Duration> {
         let start = Instant::now();
         self.writer.send(job)?;
-        let sink = &mut self.sink;
-        let outcome = match &self.reader {
-            AnyReader::Bare(r) => drain(job, sink, || r.read(TIMEOUT)),
-            AnyReader::Ours(r) => drain(job, sink, || Ok(r.read_frame(TIMEOUT)?)),
-        };
+        let outcome = self.reader.drain(job, &mut self.sink);
         let elapsed = start.elapsed();
         match outcome {
             Ok(sum) => {
@@ -156,4 +166,33 @@ impl Session {
         drop(reader);
         Ok(())
     }
+}
+
+/// Both ends of one buffer in this thread, frames written and read in lockstep (write one,
+/// take, consume and release it): no hand-off between cores and no sleeping, so what is left
+/// is each side's own work per frame. Two rings' worth of frames go through untimed first.
+pub fn one_thread(
+    pairing: Pairing,
+    name: &str,
+    ring: usize,
+    warm_frames: u64,
+    job: Job,
+) -> BoxResult<Duration> {
+    let reader = AnyReader::create(pairing.reader, name, ring)?;
+    let mut writer = AnyWriter::connect(pairing.writer, name)?;
+    let source = source_data(job.len);
+    let mut sink = Vec::with_capacity(job.len);
+    let one = Job { frames: 1, ..job };
+    let mut lockstep = |frames: u64| -> BoxResult<u64> {
+        let mut sum = 0u64;
+        for _ in 0..frames {
+            writer.write(job.mode, &source)?;
+            sum = sum.wrapping_add(reader.drain(one, &mut sink)?);
+        }
+        Ok(sum)
+    };
+    black_box(lockstep(warm_frames)?);
+    let start = Instant::now();
+    black_box(lockstep(job.frames)?);
+    Ok(start.elapsed())
 }
