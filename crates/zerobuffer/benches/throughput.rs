@@ -48,6 +48,8 @@ mod cases;
 mod job;
 #[path = "common/options.rs"]
 mod options;
+#[path = "common/svg.rs"]
+mod svg;
 
 use cases::{warm_frames, SizeCase, FRAME_HEADER, KIB, MIB};
 use job::{Job, Mode};
@@ -300,6 +302,7 @@ impl Baseline {
 const PEERS: [PeerKind; 2] = [PeerKind::Thread, PeerKind::Process];
 const MODES: [Mode; 2] = [Mode::Copy, Mode::ZeroCopy];
 
+#[derive(Clone)]
 struct Row {
     name: String,
     frames: u64,
@@ -435,6 +438,44 @@ fn print_rows(rows: &[Row]) {
     }
 }
 
+/// `target/bench/throughput.svg`: GiB/s of every row, grouped by frame size.
+fn chart(sizes: &[(&str, Vec<Row>)]) -> BoxResult<()> {
+    let groups: Vec<String> = sizes.iter().map(|(label, _)| label.to_string()).collect();
+    let mut names: Vec<String> = Vec::new();
+    for (label, rows) in sizes {
+        for row in rows {
+            let name = row.name.trim_start_matches(label).trim().to_owned();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    let series: Vec<svg::Series<Vec<Option<f64>>>> = names
+        .iter()
+        .map(|name| svg::Series {
+            name: name.clone(),
+            values: sizes
+                .iter()
+                .map(|(label, rows)| {
+                    rows.iter()
+                        .find(|r| r.name.trim_start_matches(label).trim() == name)
+                        .map(|r| r.bytes as f64 / GIB / r.median().as_secs_f64())
+                })
+                .collect(),
+        })
+        .collect();
+    let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let svg = svg::grouped_bars(
+        "zerobuffer throughput by frame size",
+        &format!("one reader, one writer ({cpus} CPUs), median of the rounds; memcpy of the same bytes measured in the same run"),
+        "GiB/s (payload bytes)",
+        &groups,
+        &series,
+    );
+    println!("chart: {}", svg::write("throughput.svg", &svg)?.display());
+    Ok(())
+}
+
 fn verdict(rows: &[Row]) {
     let Some(base) = rows.first() else { return };
     let base_time = base.median().as_secs_f64();
@@ -462,13 +503,16 @@ fn main() -> BoxResult<()> {
         "case", "frames", "bytes", "seconds", "GiB/s", "frames/s", "ratio", "spread"
     );
     let mut big = Vec::new();
+    let mut all = Vec::new();
     for size in &SIZES {
         let rows = bench_size(size, &options)?;
         print_rows(&rows);
+        all.push((size.label, rows.clone()));
         if size.len == MIB {
             big = rows;
         }
     }
+    chart(&all)?;
     if options.bench {
         verdict(&big);
     } else {

@@ -41,6 +41,8 @@
 mod processes;
 mod server;
 mod stats;
+#[path = "../common/svg.rs"]
+mod svg;
 
 use std::env;
 use std::error::Error;
@@ -54,6 +56,7 @@ use zerobuffer::{DuplexClient, WaitStrategy, LOCK_DIR};
 use processes::{Semaphores, ServerProcess};
 use server::server_process;
 use stats::{print_table, Stats};
+use svg::Series;
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -231,7 +234,12 @@ fn verify_echo(client: &DuplexClient, request: &[u8]) -> BoxResult<()> {
     Ok(())
 }
 
-fn measure(sems: &Semaphores, client: &DuplexClient, scale: Scale) -> BoxResult<Vec<Stats>> {
+/// The statistics of every case, and the raw 64 B round trips (ns) for the histogram.
+fn measure(
+    sems: &Semaphores,
+    client: &DuplexClient,
+    scale: Scale,
+) -> BoxResult<(Vec<Stats>, Vec<u64>)> {
     let requests: Vec<Option<Vec<u8>>> = CASES.iter().map(|c| c.len.map(request_data)).collect();
     for request in requests.iter().flatten() {
         verify_echo(client, request)?;
@@ -261,7 +269,12 @@ fn measure(sems: &Semaphores, client: &DuplexClient, scale: Scale) -> BoxResult<
             done.map_err(|e| format!("{} (round {}): {e}", case.label, round + 1))?;
         }
     }
-    Ok(samples.iter_mut().map(|s| Stats::of(s)).collect())
+    let small = CASES
+        .iter()
+        .position(|c| c.len == Some(64))
+        .map(|i| samples[i].clone())
+        .unwrap_or_default();
+    Ok((samples.iter_mut().map(|s| Stats::of(s)).collect(), small))
 }
 
 /// Everything this run may create has `tag` in its file name.
@@ -282,7 +295,7 @@ fn leftovers(tag: &str) -> Vec<String> {
 }
 
 /// One session: a server process and a client that both wait with `wait`.
-fn session(scale: Scale, tag: &str, wait: WaitStrategy) -> BoxResult<Vec<Stats>> {
+fn session(scale: Scale, tag: &str, wait: WaitStrategy) -> BoxResult<(Vec<Stats>, Vec<u64>)> {
     let channel = format!("{tag}-duplex");
     let ping_name = format!("/{tag}-ping");
     let pong_name = format!("/{tag}-pong");
@@ -296,13 +309,13 @@ fn session(scale: Scale, tag: &str, wait: WaitStrategy) -> BoxResult<Vec<Stats>>
 
     println!("\nwait strategy {wait} (client and server):");
     let started = Instant::now();
-    let stats = measure(&sems, &client, scale)?;
+    let (stats, small) = measure(&sems, &client, scale)?;
     print_table(&stats);
     println!("measured in {:.1} s", started.elapsed().as_secs_f64());
 
     drop(client);
     server.finish()?;
-    Ok(stats)
+    Ok((stats, small))
 }
 
 fn run(scale: Scale, tag: &str) -> BoxResult<()> {
@@ -318,13 +331,43 @@ fn run(scale: Scale, tag: &str) -> BoxResult<()> {
         }
     );
     let mut sessions = Vec::new();
+    let mut round_trips: Vec<(WaitStrategy, Vec<u64>)> = Vec::new();
     for repeat in 0..scale.sessions() {
         for (i, wait) in STRATEGIES.into_iter().enumerate() {
             let tag = format!("{tag}-{repeat}-{i}");
-            sessions.push((wait, session(scale, &tag, wait)?));
+            let (stats, small) = session(scale, &tag, wait)?;
+            sessions.push((wait, stats));
+            round_trips.push((wait, small));
         }
     }
     print_strategies(&sessions);
+    chart(&round_trips, cpus)?;
+    Ok(())
+}
+
+/// `target/bench/duplex_latency.svg`: the 64 B round trips of each strategy (all its
+/// sessions) as a histogram over a log scale.
+fn chart(round_trips: &[(WaitStrategy, Vec<u64>)], cpus: usize) -> BoxResult<()> {
+    let series: Vec<Series<Vec<f64>>> = STRATEGIES
+        .iter()
+        .map(|&wait| Series {
+            name: wait.to_string(),
+            values: round_trips
+                .iter()
+                .filter(|(w, _)| *w == wait)
+                .flat_map(|(_, ns)| ns.iter().map(|&n| n as f64 / 1000.0))
+                .collect(),
+        })
+        .collect();
+    let svg = svg::log_histogram(
+        "zerobuffer duplex round trip, 64 B, by wait strategy",
+        &format!("client and echo server in two processes, {cpus} CPUs; every timed round trip of every session"),
+        &series,
+    );
+    println!(
+        "chart: {}",
+        svg::write("duplex_latency.svg", &svg)?.display()
+    );
     Ok(())
 }
 
