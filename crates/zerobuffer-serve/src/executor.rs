@@ -15,7 +15,9 @@ use cucumber::gherkin;
 use cucumber::step::Collection;
 use cucumber::World as _;
 use futures::FutureExt as _;
-use harmony_wire::StepParameters;
+use harmony_wire::nearest;
+use harmony_wire::vocabulary::lookup_texts;
+use harmony_wire::{StepParameters, Vocabulary};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tracing::Level;
 use zerobuffer_steps::jobs::panic_text;
@@ -287,16 +289,10 @@ async fn run_step(
 }
 
 /// The texts to look up: as received, then (for a text sent without its process phrase, as
-/// the design documents describe) with `the '<Process>' process ` put in front.
+/// the design documents describe) with `the '<Process>' process ` put in front. The rule is
+/// harmony-wire's, so harmony's "undefined" before sending is exactly this serve's.
 fn candidate_texts(call: &StepCall) -> Vec<String> {
-    let mut texts = vec![call.text.clone()];
-    if let Some(process) = call.process.as_deref().filter(|p| !p.is_empty()) {
-        // The same extraction rules as the orchestrator's routing (harmony-wire).
-        if harmony_wire::routing::extract_process(&call.text).is_none() {
-            texts.push(format!("the '{process}' process {}", call.text));
-        }
-    }
-    texts
+    lookup_texts(&call.text, call.process.as_deref())
 }
 
 /// The kinds to look up in: the received kind first, then the other two.
@@ -360,7 +356,8 @@ async fn execute(
             };
         }
     }
-    Err(format!("no step matches: {}", call.text))
+    // Undefined: the same hint harmony and the in-process runner print, for any orchestrator.
+    Err(nearest::undefined_message(Vocabulary::ours(), &call.text))
 }
 
 /// Used by the panic hook: records a step panic (a step failure) without the default

@@ -13,7 +13,8 @@
 //! - [`methods`]: `health`, `initialize`, `discover`, `executeStep`, `cleanup`, `shutdown`,
 //!   `crash` on a jsonrpsee `RpcModule` (dispatched with `raw_json_request`; unknown methods
 //!   are -32601, bad params -32602). A failing or unknown step is `Success:false` with the
-//!   step's message or `no step matches: <text>`, never a JSON-RPC error.
+//!   step's message or `undefined step: "<text>"; nearest: "<line>" (93%), …` (the nearest
+//!   lines of our vocabulary, harmony-wire's `nearest`), never a JSON-RPC error.
 //! - [`executor`]: the World and its non-`Send` step futures on one dedicated thread, one step
 //!   at a time, each within `--step-timeout` (default 30 s); a step that blocks past it is
 //!   abandoned with its World and a fresh World serves later requests.

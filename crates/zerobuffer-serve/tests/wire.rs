@@ -206,10 +206,22 @@ fn failing_and_unknown_steps_are_outcomes_not_errors() {
     assert_eq!(unknown["Success"], json!(false));
     assert_eq!(
         unknown["Error"],
-        json!("no step matches: the moon is made of cheese")
+        json!("undefined step: \"the moon is made of cheese\"; nearest: no close match")
     );
     let logs = unknown["Logs"].as_array().unwrap();
     assert!(logs.iter().any(|l| l["Level"] == json!(4)), "{unknown}");
+    // An older wording: the hint names today's line, with the step's own values.
+    let older = "the 'writer' process writes a frame of size '1024' with sequence '1'";
+    let answer = execute(&mut serve, 1, older);
+    assert_eq!(answer["Success"], json!(false));
+    let error = answer["Error"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!(
+            "undefined step: {older:?}; nearest: \"the 'writer' process writes frame with \
+             size '1024' and sequence '1'\" ("
+        )),
+        "{error}"
+    );
 
     let failing = execute(
         &mut serve,
