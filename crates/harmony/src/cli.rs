@@ -11,7 +11,7 @@ use harmony::config::Config;
 use harmony::scenario::RunOptions;
 use harmony_wire::Filter;
 
-use crate::{execute, plan};
+use crate::{dry_run, execute, plan};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -30,6 +30,13 @@ pub struct Args {
     /// List the selected scenarios with their role → platform assignment; run nothing.
     #[arg(long)]
     pub list: bool,
+    /// Parse and route every selected scenario and list its undefined steps (no line of our
+    /// vocabulary matches them) with the nearest lines; start nothing, write no report. The
+    /// closing line counts as passed the scenarios whose every step is defined, as failed
+    /// those with an undefined step, as skipped those their tags skip; exit 1 if any is
+    /// undefined.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Scenario runs at the same time (each has its own run id, so buffers never collide).
     #[arg(short = 'j', long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
@@ -79,6 +86,9 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     if plan.is_empty() {
         eprintln!("harmony: no scenario matches '{}'", args.filter);
         return Ok(ExitCode::from(2));
+    }
+    if args.dry_run {
+        return Ok(dry_run::run(&plan));
     }
     let base = args.config.parent().map(PathBuf::from).unwrap_or_default();
     // The default list may be absent (no known failures); a list named on the command line
@@ -133,6 +143,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         "reports: {}/{{junit.xml,results.json,matrix.md}}",
         args.out_dir.display()
     );
+    let vocabulary = harmony_wire::Vocabulary::ours();
+    let undefined = harmony::undefined::collect(&outcome.records, vocabulary);
+    print!("{}", undefined.report(vocabulary));
+    if let Some(count) = undefined.count_line() {
+        println!("{count}");
+    }
     println!("{}", harmony::report::summary_line(&outcome.records));
     Ok(if outcome.ok() {
         ExitCode::SUCCESS

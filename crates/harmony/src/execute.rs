@@ -1,13 +1,19 @@
 //! Runs the plan (on `jobs` threads), printing one live line per scenario, and classifies
-//! each outcome against the expected failures.
+//! each outcome against the expected failures. A scenario with an undefined step (see
+//! `harmony::undefined`) is UNDEFINED without a process being started; no expected failure
+//! excuses it.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use harmony::config::Platform;
 use harmony::expected::{self, ExpectedFailure, Verdict};
-use harmony::report::{Record, Status};
+use harmony::failure::{RoleFailure, StepFailure};
+use harmony::report::{self, Record, Status};
 use harmony::scenario::{self, RunOptions};
+use harmony::undefined::{undefined_steps, UndefinedStep};
+use harmony_wire::Vocabulary;
 
 use crate::plan::Item;
 
@@ -18,8 +24,50 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn ok(&self) -> bool {
-        !self.records.iter().any(|r| r.status == Status::Fail)
+        report::failed(&self.records) == 0
     }
+}
+
+/// An item before it runs.
+pub enum Prepared<'a> {
+    /// It has to run, with this assignment; the record's status is not set yet.
+    Runs(Record, &'a [(String, Platform)]),
+    /// Decided already: SKIP with its reason, or UNDEFINED with its undefined steps.
+    Decided(Record),
+}
+
+/// The record of `item` before it runs.
+pub fn prepare(item: &Item) -> Prepared<'_> {
+    let mut record = Record {
+        combination: item.combination.name(),
+        platforms: item.platforms(),
+        feature: item.scenario.feature.clone(),
+        scenario: item.scenario.name.clone(),
+        number: item.scenario.number().unwrap_or_default().to_owned(),
+        status: Status::Skip,
+        seconds: 0.0,
+        assignment: Vec::new(),
+        detail: String::new(),
+        failure: None,
+        undefined: Vec::new(),
+    };
+    let assignment = match &item.assignment {
+        Ok(a) => a,
+        Err(reason) => {
+            record.detail = reason.clone();
+            return Prepared::Decided(record);
+        }
+    };
+    record.assignment = assignment
+        .iter()
+        .map(|(r, p)| (r.clone(), p.name.clone()))
+        .collect();
+    let undefined = undefined_steps(&item.scenario.steps, Vocabulary::ours());
+    if !undefined.is_empty() {
+        mark_undefined(&mut record, item, undefined);
+        return Prepared::Decided(record);
+    }
+    Prepared::Runs(record, assignment)
 }
 
 fn run_item(
@@ -28,30 +76,10 @@ fn run_item(
     options: &RunOptions,
     verbose: bool,
 ) -> Record {
-    let number = item.scenario.number().unwrap_or_default().to_owned();
-    let mut record = Record {
-        combination: item.combination.name(),
-        platforms: item.platforms(),
-        feature: item.scenario.feature.clone(),
-        scenario: item.scenario.name.clone(),
-        number: number.clone(),
-        status: Status::Skip,
-        seconds: 0.0,
-        assignment: Vec::new(),
-        detail: String::new(),
-        failure: None,
+    let (mut record, assignment) = match prepare(item) {
+        Prepared::Runs(record, assignment) => (record, assignment),
+        Prepared::Decided(record) => return record,
     };
-    let assignment = match &item.assignment {
-        Ok(a) => a,
-        Err(reason) => {
-            record.detail = reason.clone();
-            return record;
-        }
-    };
-    record.assignment = assignment
-        .iter()
-        .map(|(r, p)| (r.clone(), p.name.clone()))
-        .collect();
     let run = scenario::run(
         &item.scenario.steps,
         assignment,
@@ -70,6 +98,34 @@ fn run_item(
     record.failure = run.failure.clone();
     classify(&mut record, expected, &run);
     record
+}
+
+/// Makes `record` UNDEFINED: one detail line per undefined step, and the first as the
+/// failure, blamed on every role it is routed to (all of them for a broadcast).
+fn mark_undefined(record: &mut Record, item: &Item, undefined: Vec<UndefinedStep>) {
+    record.status = Status::Undefined;
+    let lines: Vec<String> = undefined
+        .iter()
+        .map(|u| format!("undefined step: {:?}", u.step))
+        .collect();
+    record.detail = lines.join("\n");
+    let first = &undefined[0];
+    let routed = item.scenario.steps.iter().find(|s| s.text == first.step);
+    let roles = record
+        .assignment
+        .iter()
+        .filter(|(role, _)| {
+            routed
+                .and_then(|s| s.process.as_ref())
+                .is_none_or(|p| p == role)
+        })
+        .map(|(role, platform)| RoleFailure::new(role, platform, first.message()))
+        .collect();
+    record.failure = Some(StepFailure {
+        step: first.step.clone(),
+        roles,
+    });
+    record.undefined = undefined;
 }
 
 /// Sets the status and detail of a finished run from the expected failures.
@@ -134,7 +190,7 @@ pub fn execute(
                 let record = run_item(item, expected, options, verbose);
                 let mut results = results.lock().unwrap_or_else(|e| e.into_inner());
                 println!("{}", record.live_line());
-                if record.status == Status::Fail {
+                if matches!(record.status, Status::Fail | Status::Undefined) {
                     for line in record.detail.lines() {
                         println!("      {line}");
                     }

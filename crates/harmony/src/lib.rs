@@ -17,6 +17,7 @@ pub mod run_id;
 pub mod scenario;
 pub mod serve_process;
 pub mod special;
+pub mod undefined;
 
 /// Routing lives in the shared contract crate; re-exported under its old path.
 pub use harmony_wire::routing;

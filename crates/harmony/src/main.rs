@@ -5,13 +5,21 @@
 //! harmony rust                          two Rust processes per scenario
 //! harmony all --filter "13.*"           every available combination
 //! harmony --list rust_csharp            scenarios with the role → platform assignment
+//! harmony rust --dry-run --features DIR  undefined steps of DIR, with suggestions; runs nothing
 //! ```
+//!
+//! A step no line of our vocabulary matches (and that harmony does not handle itself) is
+//! undefined for every platform: its scenario is UNDEFINED, starts no process and fails the
+//! run; each distinct undefined step is listed once before the closing line, with the
+//! nearest lines of the vocabulary. `--dry-run` decides that for every selected scenario and
+//! runs none (its counts: see `dry_run`).
 //!
 //! Exit status: 0 when nothing failed unexpectedly (an expected failure that passed is
 //! reported as XPASS so the list can shrink, but does not fail the run), 1 when a scenario
-//! failed unexpectedly, 2 for usage errors and unavailable platforms.
+//! failed unexpectedly or is undefined, 2 for usage errors and unavailable platforms.
 
 mod cli;
+mod dry_run;
 mod execute;
 mod plan;
 

@@ -1,5 +1,6 @@
 //! Results and their reports: the live line, the final table, the summary line, JUnit XML,
-//! JSON and a Markdown matrix (scenario × combination).
+//! JSON and a Markdown matrix (scenario × combination). An UNDEFINED scenario (a step our
+//! vocabulary lacks; it never ran) counts as failed everywhere, and is named as undefined.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -8,6 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::failure::StepFailure;
+use crate::undefined::UndefinedStep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -19,6 +21,8 @@ pub enum Status {
     /// A listed expected failure that passed: the list should shrink.
     Xpass,
     Skip,
+    /// A step no line of our vocabulary matches: the scenario did not run, and fails.
+    Undefined,
 }
 
 impl Status {
@@ -29,6 +33,7 @@ impl Status {
             Status::Xfail => "XFAIL",
             Status::Xpass => "XPASS",
             Status::Skip => "SKIP",
+            Status::Undefined => "UNDEFINED",
         }
     }
 
@@ -39,6 +44,7 @@ impl Status {
             Status::Xfail => "xfail",
             Status::Xpass => "**XPASS**",
             Status::Skip => "skip",
+            Status::Undefined => "**UNDEFINED**",
         }
     }
 }
@@ -57,8 +63,12 @@ pub struct Record {
     pub assignment: Vec<(String, String)>,
     /// The failure, skip reason or expected-failure reason.
     pub detail: String,
-    /// What failed (step, roles, platforms, errors), for a run that failed.
+    /// What failed (step, roles, platforms, errors), for a run that failed (for an
+    /// undefined scenario: its first undefined step).
     pub failure: Option<StepFailure>,
+    /// The undefined steps of an UNDEFINED scenario, with their nearest lines.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub undefined: Vec<UndefinedStep>,
 }
 
 impl Record {
@@ -86,22 +96,32 @@ pub fn count(records: &[Record], status: Status) -> usize {
     records.iter().filter(|r| r.status == status).count()
 }
 
+/// FAIL and UNDEFINED: what fails a run.
+pub fn failed(records: &[Record]) -> usize {
+    count(records, Status::Fail) + count(records, Status::Undefined)
+}
+
 /// The plain line: `N passed, N failed, N skipped`. An XFAIL counts as passed; an XPASS passed
 /// too (it is reported in the table so the expected-failures entry gets removed, but a peer
-/// that got better must not turn the run red).
+/// that got better must not turn the run red); an UNDEFINED failed.
 pub fn summary_line(records: &[Record]) -> String {
     let passed = count(records, Status::Pass)
         + count(records, Status::Xfail)
         + count(records, Status::Xpass);
-    let failed = count(records, Status::Fail);
+    let failed = failed(records);
     format!(
         "{passed} passed, {failed} failed, {} skipped",
         count(records, Status::Skip)
     )
 }
 
-/// The final table: every result (a FAIL or XPASS with the first line of its detail
-/// below it), then counts.
+/// Statuses whose detail the table and the matrix show.
+fn noted(status: Status) -> bool {
+    matches!(status, Status::Fail | Status::Xpass | Status::Undefined)
+}
+
+/// The final table: every result (a FAIL, XPASS or UNDEFINED with the first line of its
+/// detail below it), then counts.
 pub fn table(records: &[Record]) -> String {
     let mut out = String::new();
     let width = records
@@ -109,36 +129,55 @@ pub fn table(records: &[Record]) -> String {
         .map(|r| r.test_name().len())
         .max()
         .unwrap_or(0);
-    let _ = writeln!(out, "{:<6} {:<width$} {:>7}", "status", "test", "seconds");
+    let status = records
+        .iter()
+        .map(|r| r.status.word().len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let _ = writeln!(
+        out,
+        "{:<status$} {:<width$} {:>7}",
+        "status", "test", "seconds"
+    );
     for r in records {
         let _ = writeln!(
             out,
-            "{:<6} {:<width$} {:>7.1}",
+            "{:<status$} {:<width$} {:>7.1}",
             r.status.word(),
             r.test_name(),
             r.seconds
         );
-        if matches!(r.status, Status::Fail | Status::Xpass) {
+        if noted(r.status) {
             let _ = writeln!(
                 out,
-                "       {}",
+                "{:status$} {}",
+                "",
                 r.detail.lines().next().unwrap_or_default()
             );
         }
     }
+    let undefined = count(records, Status::Undefined);
     let _ = writeln!(
         out,
-        "{} pass, {} fail, {} xfail, {} xpass, {} skip",
+        "{} pass, {} fail, {} xfail, {} xpass, {} skip{}",
         count(records, Status::Pass),
         count(records, Status::Fail),
         count(records, Status::Xfail),
         count(records, Status::Xpass),
-        count(records, Status::Skip)
+        count(records, Status::Skip),
+        if undefined > 0 {
+            format!(", {undefined} undefined")
+        } else {
+            String::new()
+        }
     );
     out
 }
 
-fn xml_escape(text: &str) -> String {
+/// Text made safe inside XML or HTML markup (attribute values included); control characters
+/// XML cannot carry are dropped.
+pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -157,7 +196,7 @@ fn xml_escape(text: &str) -> String {
 /// JUnit XML: one testsuite per combination, one testcase per `platforms | scenario`.
 pub fn junit(records: &[Record], total: Duration) -> String {
     let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let failures = count(records, Status::Fail) + count(records, Status::Xpass);
+    let failures = failed(records) + count(records, Status::Xpass);
     let _ = writeln!(
         out,
         "<testsuites name=\"harmony\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">",
@@ -172,7 +211,7 @@ pub fn junit(records: &[Record], total: Duration) -> String {
             .collect();
         let fails = mine
             .iter()
-            .filter(|r| matches!(r.status, Status::Fail | Status::Xpass))
+            .filter(|r| matches!(r.status, Status::Fail | Status::Xpass | Status::Undefined))
             .count();
         let skips = mine.iter().filter(|r| r.status == Status::Skip).count();
         let _ = writeln!(
@@ -211,6 +250,15 @@ pub fn junit(records: &[Record], total: Duration) -> String {
                         ">\n      <skipped message=\"{detail}\"/>\n    </testcase>"
                     );
                 }
+                Status::Undefined => {
+                    let first = xml_escape(r.detail.lines().next().unwrap_or_default());
+                    let hints: Vec<String> = r.undefined.iter().map(|u| u.message()).collect();
+                    let body = xml_escape(&hints.join("\n"));
+                    let _ = writeln!(
+                        out,
+                        ">\n      <failure type=\"undefined\" message=\"{first}\">{body}</failure>\n    </testcase>"
+                    );
+                }
             }
         }
         out.push_str("  </testsuite>\n");
@@ -219,10 +267,13 @@ pub fn junit(records: &[Record], total: Duration) -> String {
     out
 }
 
+/// Counts and every record; `failed` counts FAIL and UNDEFINED, `undefined` UNDEFINED alone
+/// (an undefined record lists its steps, each with its `nearest` lines).
 pub fn json(records: &[Record]) -> String {
     let summary = serde_json::json!({
         "passed": count(records, Status::Pass),
-        "failed": count(records, Status::Fail),
+        "failed": failed(records),
+        "undefined": count(records, Status::Undefined),
         "xfail": count(records, Status::Xfail),
         "xpass": count(records, Status::Xpass),
         "skipped": count(records, Status::Skip),
@@ -263,10 +314,7 @@ pub fn markdown(records: &[Record]) -> String {
             cells.join(" | ")
         );
     }
-    let notes: Vec<&Record> = records
-        .iter()
-        .filter(|r| matches!(r.status, Status::Fail | Status::Xpass))
-        .collect();
+    let notes: Vec<&Record> = records.iter().filter(|r| noted(r.status)).collect();
     if !notes.is_empty() {
         out.push('\n');
     }
@@ -301,6 +349,7 @@ mod tests {
             assignment: vec![("reader".into(), "rust".into())],
             detail: "why & how".into(),
             failure: None,
+            undefined: Vec::new(),
         }
     }
 
@@ -318,5 +367,47 @@ mod tests {
         assert!(md.contains("- FAIL `rust_python` Test 1.1 - Simple <Write>: failed differently than expected: a \\| b\n"), "{md}");
         assert!(table(&records).contains("\n       failed differently than expected: a | b\n"));
         assert!(json(&records).contains("\"status\": \"xfail\""));
+    }
+
+    #[test]
+    fn undefined_fails_and_says_so_everywhere() {
+        let mut undefined = record(Status::Undefined);
+        undefined.scenario = "Test 1.2 - Older".into();
+        undefined.detail = "undefined step: \"the moon\"".into();
+        undefined.undefined = vec![UndefinedStep {
+            step: "the moon".into(),
+            nearest: Vec::new(),
+        }];
+        let records = [record(Status::Pass), undefined, record(Status::Skip)];
+        assert_eq!(summary_line(&records), "1 passed, 1 failed, 1 skipped");
+        let xml = junit(&records, Duration::from_secs(1));
+        assert!(xml.contains("failures=\"1\""), "{xml}");
+        assert!(xml.contains("<failure type=\"undefined\" message=\"undefined step: &quot;the moon&quot;\">undefined step: &quot;the moon&quot;; nearest: no close match</failure>"), "{xml}");
+        let md = markdown(&records);
+        assert!(md.contains("| **UNDEFINED** |"), "{md}");
+        assert!(
+            md.contains("- UNDEFINED `rust_python` Test 1.2 - Older: undefined step"),
+            "{md}"
+        );
+        let table = table(&records);
+        assert!(table.contains("UNDEFINED rust/python"), "{table}");
+        assert!(
+            table.ends_with("1 pass, 0 fail, 0 xfail, 0 xpass, 1 skip, 1 undefined\n"),
+            "{table}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&json(&records)).unwrap();
+        assert_eq!(
+            (json["failed"].as_u64(), json["undefined"].as_u64()),
+            (Some(1), Some(1))
+        );
+        assert_eq!(json["results"][1]["status"], "undefined");
+        assert_eq!(
+            json["results"][1]["undefined"],
+            serde_json::json!([{"step": "the moon", "nearest": []}])
+        );
+        assert!(
+            json["results"][0].get("undefined").is_none(),
+            "only when there are some"
+        );
     }
 }

@@ -95,3 +95,71 @@ fn a_run_whose_serve_is_missing_exits_2_naming_the_variable() {
     );
     assert!(out.stdout.is_empty(), "nothing runs");
 }
+
+/// `--dry-run` over a suite in an older vocabulary: every selected scenario routed and
+/// judged, the undefined steps listed once with their nearest lines, nothing started (the
+/// Rust serve does not even exist here) and no report written.
+#[test]
+fn dry_run_lists_undefined_steps_and_starts_nothing() {
+    let out_dir = std::env::temp_dir().join(format!("harmony-dry-run-{}", std::process::id()));
+    let out = harmony()
+        .args(["rust", "--dry-run"])
+        .args(["--features", "step-defs/tests/fixtures/other-vocabulary"])
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let all = format!(
+        "{stdout}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(!out_dir.exists(), "a dry run writes no report: {all}");
+    assert!(
+        !all.contains(MISSING_SERVE) && !all.contains("cannot start"),
+        "{all}"
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines[0].starts_with("dry run: 7 scenario runs"), "{all}");
+    for expected in [
+        "UNDEFINED rust/rust | Test 1.1 - Write and read one frame, older words",
+        "DEFINED   rust/rust | Test 1.2 - Every step in today's vocabulary",
+        "SKIP      rust | Test 3.1 - Windows only, older words: @windows scenario; this host is not Windows",
+        "  \"the operator presses the big red button\"",
+        "      nearest: no close match",
+        "      nearest:  94% (0.5 word edits)  Given/When the 'reader' process creates buffer 'old-metadata' with default config",
+    ] {
+        assert!(lines.contains(&expected), "{expected:?} in {all}");
+    }
+    let step = "\"the test environment is prepared\"";
+    let block = &stdout[stdout.find("undefined steps (7 distinct").expect(&all)..];
+    assert_eq!(block.matches(step).count(), 1, "once per run: {block}");
+    assert_eq!(
+        lines[lines.len() - 3..],
+        [
+            "4 scenarios undefined (7 distinct steps; see above)",
+            harmony_wire::undefined::DRY_RUN_NOTE,
+            "2 passed, 4 failed, 1 skipped",
+        ],
+        "{all}"
+    );
+}
+
+#[test]
+fn dry_run_of_a_defined_suite_passes() {
+    let out = harmony()
+        .args(["rust", "--dry-run", "--filter", "1.*"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        !stdout.contains("UNDEFINED") && !stdout.contains("undefined steps"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.trim_end().ends_with(" passed, 0 failed, 0 skipped"),
+        "{stdout}"
+    );
+}

@@ -231,3 +231,58 @@ fn a_failure_that_shows_only_at_the_end_fails_the_scenario() {
     let out = fixture.run("1.1", &list);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+/// A scenario with a step our vocabulary lacks is UNDEFINED before any process starts, in
+/// the output and every report, and no entry excuses it; the defined ones still run.
+#[test]
+fn an_undefined_scenario_runs_nothing_and_no_entry_excuses_it() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let features = root.join("step-defs/tests/fixtures/other-vocabulary");
+    let fixture = Fixture::new("none", "none", Some(&features));
+    let list = fixture.path("expected-failures.toml");
+    std::fs::write(&list, entry("reader", "python", "should receive frame")).unwrap();
+    let out = fixture.run("", &list);
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "UNDEFINED python/rust | Test 1.1 - Write and read one frame, older words",
+        "      undefined step: \"the 'writer' process writes a frame of size '1024' with sequence '1'\"",
+        "PASS  python/rust | Test 1.2 - Every step in today's vocabulary",
+        "PASS  python/rust | Test 3.2 - Zero-copy in today's vocabulary",
+        // One role: not a two-platform scenario, so skipped before anything is judged.
+        "SKIP  python/rust | Test 2.2 - A step nobody ever wrote",
+    ] {
+        assert!(stdout.lines().any(|l| l.starts_with(line)), "{line:?} in {all}");
+    }
+    let tail: Vec<&str> = stdout.lines().rev().take(2).collect();
+    assert_eq!(
+        tail,
+        [
+            "2 passed, 3 failed, 2 skipped",
+            "3 scenarios undefined (6 distinct steps; see above)"
+        ],
+        "{all}"
+    );
+    // Each distinct step once in the list before the closing lines, with its nearest line.
+    let block = &stdout[stdout.find("undefined steps (6 distinct").expect(&all)..];
+    let receive = "\"the 'reader' process should receive frame with sequence '1' and size '1024'\"";
+    assert_eq!(block.matches(receive).count(), 1, "{block}");
+    assert!(block.contains("nearest:  94% (0.7 word edits)  Then the 'reader' process should read frame with sequence '1' and size '1024'"), "{block}");
+    let results: serde_json::Value = serde_json::from_str(&fixture.report("results.json")).unwrap();
+    assert_eq!(
+        (results["failed"].as_u64(), results["undefined"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let first = &results["results"][0];
+    assert_eq!(first["status"], "undefined");
+    assert_eq!(first["seconds"], 0.0, "nothing ran");
+    assert_eq!(
+        first["undefined"][1]["nearest"][0]["text"],
+        "the 'reader' process should read frame with sequence '1' and size '1024'"
+    );
+    assert!(fixture
+        .report("junit.xml")
+        .contains("<failure type=\"undefined\""));
+    assert!(fixture.report("matrix.md").contains("**UNDEFINED**"));
+}
