@@ -9,14 +9,20 @@
 #   ./test.sh --expected-failures FILE ...   known failures (harmony's format; in-process
 #                                 entries use combination "in-process")
 #   ./test.sh -v ...              show step logs (tracing at debug level, on stderr)
+#   ./test.sh --dry-run [FILTER]  parse and route the selected scenarios, list undefined steps
+#                                 with the nearest lines of the vocabulary, run nothing (also
+#                                 ./test.sh rust --dry-run ..., ./test.sh --features DIR --dry-run)
 #   ./test.sh rust_python [FILTER]   cross-process, through harmony: one serve process per role,
 #                                 roles sorted (reader/client first) take the platforms in order
 #   ./test.sh rust [FILTER]       two Rust serve processes;  ./test.sh all [FILTER]  every
 #                                 available combination (harmony-config.json; cpp and csharp
 #                                 need ZEROBUFFER_SERVE_CPP / ZEROBUFFER_SERVE_CSHARP)
 #
-# Builds what it needs first; exits non-zero if any scenario fails. The last line is
-# "N passed, N failed, N skipped". JUnit XML goes to target/bdd/junit.xml.
+# Builds what it needs first; exits non-zero if any scenario fails or is undefined (a step
+# no binding matches: the scenario does not run, counts as failed, and each distinct
+# undefined step is listed with suggestions). The last line is "N passed, N failed,
+# N skipped"; a dry run counts as passed the scenarios whose every step is defined, as
+# failed the undefined ones. JUnit XML goes to target/bdd/junit.xml.
 # Durations of @long-running and @benchmark scenarios scale with ZEROBUFFER_SUITE_SCALE
 # (default 0.001; 1 runs them as written).
 set -euo pipefail
@@ -24,10 +30,11 @@ cd "$(dirname -- "${BASH_SOURCE[0]}")"
 
 args=()
 combination=""
+dry_run=""
 while [ $# -gt 0 ]; do
     case "$1" in
         -h|--help)
-            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'
             exit 0 ;;
         --features)
             [ $# -ge 2 ] || { echo "test.sh: --features needs a directory" >&2; exit 2; }
@@ -37,6 +44,8 @@ while [ $# -gt 0 ]; do
             args+=("--expected-failures" "$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"); shift 2 ;;
         -v|--verbose)
             args+=("-v"); shift ;;
+        --dry-run)
+            args+=("--dry-run"); dry_run=1; shift ;;
         [0-9]*)
             args+=("$1"); shift ;;
         [a-z]*)
@@ -49,17 +58,12 @@ while [ $# -gt 0 ]; do
 done
 
 if [ -n "$combination" ]; then
-    # Cross-process: our serve in release, the Python peer on demand, then harmony.
-    cargo build --quiet --release -p harmony -p zerobuffer-serve
-    case "_${combination}_" in
-        *_python_*|*-python-*|*_python-*|*-python_*) bash scripts/install-peers.sh >&2 ;;
-        _all_) bash scripts/install-peers.sh >&2 || echo "test.sh: the Python peer is not available; 'all' runs without it" >&2 ;;
-    esac
     harmony_args=("$combination")
     verbose=""
     for a in "${args[@]}"; do
         case "$a" in
             -v) verbose="-v" ;;
+            --dry-run) harmony_args+=("--dry-run") ;;
             --features|--expected-failures) option="$a" ;;
             *) if [ -n "${option:-}" ]; then
                    harmony_args+=("$option" "$a"); option=""
@@ -68,6 +72,17 @@ if [ -n "$combination" ]; then
                fi ;;
         esac
     done
+    if [ -n "$dry_run" ]; then
+        # A dry run starts no serve: harmony alone.
+        cargo build --quiet --release -p harmony
+    else
+        # Cross-process: our serve in release, the Python peer on demand, then harmony.
+        cargo build --quiet --release -p harmony -p zerobuffer-serve
+        case "_${combination}_" in
+            *_python_*|*-python-*|*_python-*|*-python_*) bash scripts/install-peers.sh >&2 ;;
+            _all_) bash scripts/install-peers.sh >&2 || echo "test.sh: the Python peer is not available; 'all' runs without it" >&2 ;;
+        esac
+    fi
     exec target/release/harmony ${verbose:+"$verbose"} "${harmony_args[@]}"
 fi
 

@@ -1,162 +1,117 @@
 //! The local runner: every scenario of `features/` in this one process.
 //!
 //! ```text
-//! cargo test -p zerobuffer-steps --test bdd -- [FILTER] [--features DIR] [-v]
+//! cargo test -p zerobuffer-steps --test bdd -- [FILTER] [--features DIR] [--dry-run] [-v]
 //! ```
 //! FILTER selects scenarios by id: `1.1` is exactly Test 1.1 (not 1.10), `13.*` the group,
-//! `1.1,4.2` a list. Scenarios run one at a time: steps block on semaphores, and cucumber-rs
-//! polls every scenario on one task, so concurrency would only interleave waits; unique buffer
-//! names (see `naming.rs`) keep even concurrent runs of the suite apart. Scenarios tagged for
-//! another platform or needing what a test host does not have are reported as skipped with
-//! their reason. Writes JUnit XML to `target/bdd/junit.xml`, Cucumber JSON to
-//! `target/bdd/cucumber.json` (for any Cucumber report viewer), and ends with the plain line
-//! `N passed, N failed, N skipped`.
+//! `1.1,4.2` a list (all options: [`options::HELP`], `-- --help`). Scenarios run one at a
+//! time: steps block on semaphores, and cucumber-rs polls every scenario on one task, so
+//! concurrency would only interleave waits; unique buffer names (see `naming.rs`) keep even
+//! concurrent runs of the suite apart. Scenarios tagged for another platform or needing what
+//! a test host does not have are reported as skipped with their reason. A scenario with a
+//! step no binding matches is UNDEFINED: it does not run and counts as failed, and each
+//! distinct undefined step is listed once with the nearest lines of the vocabulary
+//! (harmony-wire's `undefined`, as harmony lists them). `--dry-run` decides that for every
+//! selected scenario and runs none. Writes JUnit XML to `target/bdd/junit.xml` (undefined
+//! scenarios included), Cucumber JSON to `target/bdd/cucumber.json` (for any Cucumber report
+//! viewer), and ends with the plain line `N passed, N failed, N skipped`.
 
+mod junit;
+mod options;
 mod outcomes;
+mod scan;
+mod undefined;
 mod verdicts;
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use cucumber::gherkin::{Feature, Scenario};
 use cucumber::writer::Stats as _;
 use cucumber::{writer, World as _, WriterExt as _};
-use harmony_wire::{selection, Filter};
+use harmony_wire::Vocabulary;
 use zerobuffer_steps::alloc_counter::CountingAllocator;
 use zerobuffer_steps::ZbWorld;
+
+use options::Options;
+use scan::{Planned, Verdict};
 
 #[global_allocator]
 static ALLOCATOR: CountingAllocator = CountingAllocator;
 
-struct Options {
-    filter: Filter,
-    features: PathBuf,
-    /// Known failures (harmony's format, combination `in-process`); none by default.
-    expected_failures: Option<PathBuf>,
-    verbose: bool,
-}
-
-fn parse_args() -> Result<Options, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut options = Options {
-        filter: Filter::default(),
-        features: root.join("features"),
-        expected_failures: None,
-        verbose: false,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--features" => {
-                let dir = args.next().ok_or("--features needs a directory")?;
-                options.features = PathBuf::from(dir);
-            }
-            "--expected-failures" => {
-                let file = args.next().ok_or("--expected-failures needs a file")?;
-                options.expected_failures = Some(PathBuf::from(file));
-            }
-            "-v" | "--verbose" => options.verbose = true,
-            // Flags cargo's test harness protocol may pass; they mean nothing here.
-            "--nocapture" | "--quiet" | "-q" | "--test-threads" | "--color" => {}
-            other if other.starts_with('-') => return Err(format!("unknown option {other}")),
-            other => options.filter = other.parse()?,
-        }
-    }
-    Ok(options)
-}
-
-fn skip_reason(feature: &Feature, scenario: &Scenario) -> Option<&'static str> {
-    let tags = feature.tags.iter().chain(scenario.tags.iter());
-    selection::skip_reason(tags.map(String::as_str))
-}
-
-/// Scenarios the filter selects but this host cannot run, found before the run.
-fn skipped_scenarios(options: &Options) -> Result<Vec<(String, &'static str)>, String> {
-    let mut skipped = Vec::new();
-    let entries = std::fs::read_dir(&options.features)
-        .map_err(|e| format!("cannot read {}: {e}", options.features.display()))?;
-    let mut paths: Vec<PathBuf> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "feature"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let feature = Feature::parse_path(&path, Default::default())
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        for scenario in &feature.scenarios {
-            if options.filter.selects(&scenario.name) {
-                if let Some(reason) = skip_reason(&feature, scenario) {
-                    skipped.push((scenario.name.clone(), reason));
-                }
-            }
-        }
-    }
-    Ok(skipped)
+/// Prints `bdd: <error>` and gives the usage-error status.
+fn usage(error: impl std::fmt::Display) -> ExitCode {
+    eprintln!("bdd: {error}");
+    ExitCode::from(2)
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args() {
+    let options = match options::parse_args() {
         Ok(o) => o,
-        Err(e) => {
-            eprintln!("bdd: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
+    if options.help {
+        print!("{}", options::HELP);
+        return ExitCode::SUCCESS;
+    }
     let level = if options.verbose { "debug" } else { "warn" };
     tracing_subscriber_init(level);
-    let skipped = match skipped_scenarios(&options) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("bdd: {e}");
-            return ExitCode::from(2);
-        }
+    let planned = match scan::scan(&options.features, &options.filter) {
+        Ok(planned) => planned,
+        Err(e) => return usage(e),
     };
+    // Routed as harmony routes them: the roles of failing steps, and the features checked.
+    let routed = match harmony::features::load_dir(&options.features) {
+        Ok(routed) => routed,
+        Err(e) => return usage(format!("{e:#}")),
+    };
+    if planned.is_empty() {
+        println!("no scenario matches {:?}", options.filter.to_string());
+        println!("0 passed, 1 failed, 0 skipped");
+        return ExitCode::FAILURE;
+    }
+    let vocabulary = Vocabulary::ours();
+    if options.dry_run {
+        return undefined::dry_run(&planned, vocabulary);
+    }
     let expected = match &options.expected_failures {
         None => Vec::new(),
         Some(path) => match harmony::expected::load(path) {
             Ok(list) => list,
-            Err(e) => {
-                eprintln!("bdd: {e:#}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return usage(format!("{e:#}")),
         },
-    };
-    let routed = match harmony::features::load_dir(&options.features) {
-        Ok(routed) => routed,
-        Err(e) => {
-            eprintln!("bdd: {e:#}");
-            return ExitCode::from(2);
-        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let report = runtime.block_on(run(&options));
+    let left_out = scan::undefined_keys(&planned);
+    let report = runtime.block_on(run(&options, left_out));
+    junit::add_undefined(&report.junit, &planned, vocabulary);
+    put_in_place(&report.junit, &options.out_dir.join("junit.xml"));
     let outcomes = outcomes::load(&report.json, &routed);
-    put_in_place(&report.json, &report.json.with_file_name("cucumber.json"));
+    put_in_place(&report.json, &options.out_dir.join("cucumber.json"));
     let outcomes = match outcomes {
         Ok(outcomes) => outcomes,
-        Err(e) => {
-            eprintln!("bdd: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return usage(e),
     };
     let tally = verdicts::judge(&outcomes, &expected);
     for line in &tally.lines {
         println!("{line}");
     }
-    // Parse errors have no scenario of their own; count them as failures.
-    let (passed, failed) = (tally.passed, tally.failed + report.parsing_errors);
-    let ran_none = outcomes.is_empty();
-    for (name, reason) in &skipped {
-        println!("SKIPPED {name}: {reason}");
+    let skipped: Vec<&Planned> = planned
+        .iter()
+        .filter(|p| matches!(p.verdict, Verdict::Skip(_)))
+        .collect();
+    for p in &skipped {
+        if let Verdict::Skip(reason) = p.verdict {
+            println!("SKIPPED {}: {reason}", p.name);
+        }
     }
-    if ran_none && skipped.is_empty() {
-        println!("no scenario matches {:?}", options.filter.to_string());
-        println!("0 passed, 1 failed, 0 skipped");
-        return ExitCode::FAILURE;
+    for p in &planned {
+        for line in undefined::lines(p) {
+            println!("{line}");
+        }
     }
     if tally.xfail + tally.xpass > 0 {
         println!(
@@ -164,6 +119,12 @@ fn main() -> ExitCode {
             tally.xfail, tally.xpass
         );
     }
+    let undefined = undefined::collect(&planned, vocabulary);
+    undefined::print_report(&undefined, vocabulary);
+    // Parse errors have no scenario of their own; count them as failures, and so the
+    // undefined scenarios.
+    let passed = tally.passed;
+    let failed = tally.failed + report.parsing_errors + undefined.scenarios();
     println!(
         "{passed} passed, {failed} failed, {} skipped",
         skipped.len()
@@ -175,20 +136,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// Where a run's reports are, and what has no scenario of its own.
+/// Where a run's reports are (under names of this run's own), and what has no scenario of
+/// its own.
 struct Report {
+    junit: PathBuf,
     json: PathBuf,
     parsing_errors: usize,
 }
 
-async fn run(options: &Options) -> Report {
-    let junit_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/bdd");
-    std::fs::create_dir_all(&junit_dir).expect("create target/bdd");
+/// Runs the selected scenarios but those skipped by a tag and the undefined ones (`left_out`).
+async fn run(options: &Options, left_out: HashSet<scan::Key>) -> Report {
+    let dir = &options.out_dir;
+    std::fs::create_dir_all(dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     // Written under names of this run's own (see `put_in_place`); the verdicts come from
     // the Cucumber JSON report.
-    let own_report = junit_dir.join(format!("junit-{}.xml", std::process::id()));
+    let own_report = dir.join(format!("junit-{}.xml", std::process::id()));
     let junit = std::fs::File::create(&own_report).expect("create the JUnit report");
-    let own_json = junit_dir.join(format!("cucumber-{}.json", std::process::id()));
+    let own_json = dir.join(format!("cucumber-{}.json", std::process::id()));
     let json = std::fs::File::create(&own_json).expect("create the Cucumber JSON report");
     let filter = options.filter.clone();
     let result = ZbWorld::cucumber()
@@ -212,11 +176,13 @@ async fn run(options: &Options) -> Report {
         )
         .with_cli(cucumber::cli::Opts::<_, _, _, cucumber::cli::Empty>::default())
         .filter_run(&options.features, move |feature, _rule, scenario| {
-            filter.selects(&scenario.name) && skip_reason(feature, scenario).is_none()
+            filter.selects(&scenario.name)
+                && scan::skip_reason(feature, scenario).is_none()
+                && !left_out.contains(&scan::key(feature, scenario))
         })
         .await;
-    put_in_place(&own_report, &junit_dir.join("junit.xml"));
     Report {
+        junit: own_report,
         json: own_json,
         parsing_errors: result.parsing_errors(),
     }
@@ -224,7 +190,7 @@ async fn run(options: &Options) -> Report {
 
 /// Reports are written under a name of this run's own and renamed when done, so overlapping
 /// runs of the suite cannot mix them.
-fn put_in_place(own: &std::path::Path, place: &std::path::Path) {
+fn put_in_place(own: &Path, place: &Path) {
     if let Err(e) = std::fs::rename(own, place) {
         eprintln!("bdd: cannot move {} into place: {e}", place.display());
     }
