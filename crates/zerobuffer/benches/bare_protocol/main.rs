@@ -35,6 +35,8 @@
 mod bare;
 #[path = "../common/cases.rs"]
 mod cases;
+#[path = "../common/child.rs"]
+mod child;
 #[path = "../common/job.rs"]
 mod job;
 #[path = "../common/names.rs"]

@@ -5,12 +5,12 @@
 use std::env;
 use std::io::{self, BufRead, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zerobuffer::{WaitStrategy, Writer};
 
 use crate::bare::BareWriter;
+use crate::child;
 use crate::job::{Job, Mode};
 use crate::{BoxResult, TIMEOUT};
 
@@ -148,39 +148,18 @@ impl WriterProcess {
 
     /// A note on the child's state, for error messages.
     pub fn status(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => format!("writer process exited: {status}"),
-            Ok(None) => "writer process still running".into(),
-            Err(e) => format!("writer process state unknown: {e}"),
-        }
+        format!("writer {}", child::state(&mut self.child))
     }
 
     /// Closes the job stream and waits (bounded) for the child to disconnect and exit.
     pub fn finish(mut self) -> BoxResult<()> {
-        self.stdin.take();
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                if !status.success() {
-                    return Err(format!("writer process failed: {status}").into());
-                }
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("writer process did not exit within {TIMEOUT:?}").into());
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
+        child::finish(&mut self.child, &mut self.stdin, "writer", TIMEOUT)
     }
 }
 
 impl Drop for WriterProcess {
     fn drop(&mut self) {
         // Reached with a live child only when the bench is bailing out on an error.
-        self.stdin.take();
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        child::end(&mut self.child, &mut self.stdin, Duration::ZERO);
     }
 }

@@ -20,6 +20,12 @@ pub struct Pairing {
     pub label: &'static str,
 }
 
+impl crate::rounds::Labelled for Pairing {
+    fn label(&self) -> &str {
+        self.label
+    }
+}
+
 /// The baseline first; the order of the others is rotated between rounds. The last pairing
 /// is not held to the 1.1x goal: it shows what spinning before sleeping buys over blocking.
 pub const PAIRINGS: [Pairing; 5] = [

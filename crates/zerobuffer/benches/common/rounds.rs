@@ -111,3 +111,58 @@ pub fn calibrate_frames(
     };
     Ok((rate * per_round) as u64)
 }
+
+/// What a table row shows of its pairing.
+pub trait Labelled {
+    fn label(&self) -> &str;
+}
+
+const GIB: f64 = (1u64 << 30) as f64;
+
+/// The shape of a results table: column widths, the ratio's digits, and what the ratio is
+/// taken against (one line under the header says it).
+pub struct Table {
+    pub case_width: usize,
+    pub pairing_width: usize,
+    pub ratio_digits: usize,
+    /// e.g. "bare -> bare, below 1 is faster".
+    pub baseline: &'static str,
+}
+
+impl Table {
+    pub fn print_header(&self) {
+        let (c, p) = (self.case_width, self.pairing_width);
+        println!(
+            "{:<c$} {:<p$} {:>9} {:>10} {:>8} {:>7} {:>7}",
+            "case", "pairing", "frames", "median ms", "GiB/s", "ratio", "spread"
+        );
+        println!(
+            "(ratio: median of the per-round time ratios to {}; spread: (max - min) / median \
+             of those ratios, or of the baseline's own times)",
+            self.baseline
+        );
+    }
+
+    /// One line per row: throughput of payload bytes, ratio to the `baseline` pairing, spread
+    /// of the rounds.
+    pub fn print_rows<P: Copy + PartialEq + Labelled>(&self, rows: &[Row<P>], baseline: P) {
+        let (c, p, d) = (self.case_width, self.pairing_width, self.ratio_digits);
+        for row in rows {
+            let secs = median(&row.seconds());
+            let (ratio, spread) = match row.ratios(rows, baseline) {
+                Some(r) => (format!("{:.d$}x", median(&r)), spread(&r)),
+                _ => ("-".into(), spread(&row.seconds())),
+            };
+            println!(
+                "{:<c$} {:<p$} {:>9} {:>10.3} {:>8.d$} {:>7} {:>6.0}%",
+                row.case,
+                row.pairing.label(),
+                row.frames,
+                secs * 1e3,
+                row.bytes as f64 / GIB / secs,
+                ratio,
+                spread * 100.0,
+            );
+        }
+    }
+}

@@ -38,6 +38,8 @@
 //! are unlinked as soon as both processes hold them; the duplex buffers are removed by their
 //! owners on drop (and by stale cleanup if the server had to be killed).
 
+#[path = "../common/child.rs"]
+mod child;
 mod processes;
 mod server;
 mod stats;

@@ -1,14 +1,13 @@
 //! The client's view of the resources it starts: they clean up after themselves.
 
 use std::env;
-use std::io;
 use std::process::{Child, ChildStdin, Command, Stdio};
-use std::thread;
 use std::time::{Duration, Instant};
 
 use zerobuffer::duplex::request_buffer_name;
 use zerobuffer::{NamedSemaphore, WaitStrategy};
 
+use crate::child;
 use crate::{BoxResult, CHANNEL_ENV, PING_ENV, PONG_ENV, ROLE_ENV, SLICE, TIMEOUT, WAIT_ENV};
 
 /// The ping/pong semaphores; their names are unlinked once the server holds them, or on drop.
@@ -96,35 +95,13 @@ impl ServerProcess {
 
     /// Closes stdin and waits (bounded) for a clean exit.
     pub fn finish(mut self) -> BoxResult<()> {
-        self.stdin.take();
-        match self.wait_exit(TIMEOUT)? {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => Err(format!("the server process failed ({status})").into()),
-            None => Err(format!("the server process did not exit within {TIMEOUT:?}").into()),
-        }
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> io::Result<Option<std::process::ExitStatus>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            thread::sleep(Duration::from_millis(10));
-        }
+        child::finish(&mut self.child, &mut self.stdin, "server", TIMEOUT)
     }
 }
 
 impl Drop for ServerProcess {
     fn drop(&mut self) {
-        self.stdin.take();
-        if !matches!(self.wait_exit(Duration::from_secs(2)), Ok(Some(_))) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        child::end(&mut self.child, &mut self.stdin, Duration::from_secs(2));
         // A server that was killed (by us or anyone) could not remove its request buffer;
         // after a clean exit there is nothing left and this finds nothing.
         let _ = zerobuffer::clean_stale(&request_buffer_name(&self.channel));

@@ -43,6 +43,8 @@
 
 #[path = "../common/cases.rs"]
 mod cases;
+#[path = "../common/child.rs"]
+mod child;
 #[path = "../common/names.rs"]
 mod names;
 #[path = "../common/options.rs"]

@@ -3,11 +3,12 @@
 //! whose process still runs kills and reaps it.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::child;
 use crate::{BoxResult, TIMEOUT};
 
 pub struct EndpointProcess {
@@ -68,7 +69,7 @@ impl EndpointProcess {
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // Give a dying process a moment, so its exit status can be reported.
-                let _ = self.wait_exit(Duration::from_millis(500));
+                let _ = child::wait_exit(&mut self.child, Duration::from_millis(500));
                 let status = self.status();
                 let label = &self.label;
                 return Err(format!("{label}: output ended before '{word}' ({status})").into());
@@ -85,44 +86,19 @@ impl EndpointProcess {
     /// Closes stdin (the process then closes its endpoint and exits) and waits, bounded, for
     /// a successful exit.
     pub fn finish(mut self) -> BoxResult<()> {
-        self.stdin.take();
-        match self.wait_exit(TIMEOUT)? {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => Err(format!("{} process failed: {status}", self.label).into()),
-            None => Err(format!("{} process did not exit within {TIMEOUT:?}", self.label).into()),
-        }
+        let label = self.label.clone();
+        child::finish(&mut self.child, &mut self.stdin, &label, TIMEOUT)
     }
 
     /// A note on the process's state, for error messages.
     fn status(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => format!("process exited: {status}"),
-            Ok(None) => "process still running".into(),
-            Err(e) => format!("process state unknown: {e}"),
-        }
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> BoxResult<Option<ExitStatus>> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                return Ok(Some(status));
-            }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            thread::sleep(Duration::from_millis(1));
-        }
+        child::state(&mut self.child)
     }
 }
 
 impl Drop for EndpointProcess {
     fn drop(&mut self) {
         // Reached with a live process only when the bench is bailing out on an error.
-        self.stdin.take();
-        if matches!(self.child.try_wait(), Ok(None)) {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
+        child::end(&mut self.child, &mut self.stdin, Duration::ZERO);
     }
 }

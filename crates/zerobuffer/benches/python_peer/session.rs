@@ -34,6 +34,12 @@ pub struct Pairing {
     pub label: &'static str,
 }
 
+impl crate::rounds::Labelled for Pairing {
+    fn label(&self) -> &str {
+        self.label
+    }
+}
+
 /// The baseline first; the order is rotated between rounds.
 pub const PAIRINGS: [Pairing; 4] = [
     Pairing {
