@@ -105,6 +105,17 @@ impl Serve {
         }
     }
 
+    /// The next message on stdout in arrival order (bypassing the by-id lookup of
+    /// `response`), or None when nothing came within `timeout`; fails on a framing violation
+    /// or the end of stdout.
+    pub fn next_message(&mut self, timeout: Duration) -> Option<Value> {
+        match self.inner.next_event(timeout) {
+            Event::Message(value, _) => Some(value),
+            Event::Timeout => None,
+            other => self.fail(format!("expected a message, got {other:?}")),
+        }
+    }
+
     /// Asserts that nothing arrives on stdout for `quiet`.
     pub fn expect_silence(&mut self, quiet: Duration) {
         match self.inner.next_event(quiet) {
