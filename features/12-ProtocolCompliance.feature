@@ -58,7 +58,9 @@ Feature: Protocol compliance
 
   Scenario: Test 12.3 - Lock File Semantics
     # "kill reader process" is not intercepted by Harmony: the reader dies abruptly in its own
-    # process (objects left in place, dead PID, flock dropped by the kernel).
+    # process (objects left in place, dead PID, flock dropped by the kernel). Any reader created
+    # meanwhile, in any process (a parallel scenario), scans for stale locks and may remove
+    # that buffer first; the new reader's step then requires all of it gone, not a part.
     Given the 'reader' process creates buffer 'test-lock' with default config
     Then verify lock file exists at correct location
     And verify lock file is actually locked

@@ -73,22 +73,39 @@ fn new_reader_takes_stale_lock(world: &mut ZbWorld) -> Result<()> {
     let name = state.buffer()?.to_owned();
     let path = lock_path(state)?;
     // Stale: the file is still there, nobody holds it, and the recorded reader is dead.
-    let old_ino = fs::metadata(&path)
-        .with_context(|| format!("the dead reader's lock file {path} is gone already"))?
-        .ino();
-    ensure!(lock_is_free(&path)?, "{path} is still locked by someone");
-    let old = zerobuffer::inspect(&name)?;
-    ensure!(
-        old.oieb.reader_pid != 0 && !old.reader_alive,
-        "the old reader does not look dead: {old:?}"
-    );
+    // Unless another process's reader got here first: every reader's create scans the lock
+    // directory and removes a dead reader's buffer, lock file last (as the protocol has it,
+    // and as parallel scenarios do). Then the whole buffer must be gone, not a part of it.
+    let old_ino = match fs::metadata(&path) {
+        Ok(meta) => Some(meta.ino()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let left = zerobuffer::ObjectPaths::new(&name).existing();
+            ensure!(
+                left.is_empty(),
+                "the dead reader's lock file {path} is gone but not the rest of its buffer: {left:?}"
+            );
+            tracing::info!(
+                "{path}: another process's stale scan removed the dead reader's buffer first"
+            );
+            None
+        }
+        Err(e) => return Err(e).with_context(|| format!("the dead reader's lock file {path}")),
+    };
+    if old_ino.is_some() {
+        ensure!(lock_is_free(&path)?, "{path} is still locked by someone");
+        let old = zerobuffer::inspect(&name)?;
+        ensure!(
+            old.oieb.reader_pid != 0 && !old.reader_alive,
+            "the old reader does not look dead: {old:?}"
+        );
+    }
     let reader = Reader::create(&name, DEFAULT_CONFIG).context("a new reader for the name")?;
     let new_ino = fs::metadata(&path)
         .with_context(|| format!("the new reader has no lock file at {path}"))?
         .ino();
     ensure!(
         !lock_is_free(&path)?,
-        "the new reader does not hold {path} (old inode {old_ino}, now {new_ino})"
+        "the new reader does not hold {path} (old inode {old_ino:?}, now {new_ino})"
     );
     let now = zerobuffer::inspect(&name)?;
     ensure!(
