@@ -51,9 +51,14 @@ pub struct Args {
     /// present; none with --features, whose suite is not the one that list is about).
     #[arg(long)]
     pub expected_failures: Option<PathBuf>,
-    /// Directory of junit.xml, results.json and matrix.md.
+    /// Directory of the reports: junit.xml, results.json, matrix.md, index.html (the results
+    /// page).
     #[arg(long, default_value = "target/harmony")]
     pub out_dir: PathBuf,
+    /// An earlier run's results.json: the results page marks the cells that changed since
+    /// (new failure, new pass). A missing or malformed file is an error.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
     /// Per-step limit in milliseconds (default: the config's defaultTimeoutMs).
     #[arg(long)]
     pub step_timeout_ms: Option<u64>,
@@ -105,6 +110,11 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             }
         }
     };
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(harmony::page::Baseline::load)
+        .transpose()?;
     if let Err(message) = plan::startable(&plan) {
         eprintln!("harmony: {message}");
         return Ok(ExitCode::from(2));
@@ -137,10 +147,22 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     )?;
     write("results.json", harmony::report::json(&outcome.records))?;
     write("matrix.md", harmony::report::markdown(&outcome.records))?;
+    let title = format!("harmony {}", args.combinations.join(" "));
+    let page = harmony::page::Page {
+        title: &title,
+        records: &outcome.records,
+        baseline: baseline.as_ref(),
+    };
+    write("index.html", harmony::page::render(&page))?;
+    for (combination, text) in
+        harmony::cucumber_json::by_combination(&plan::with_scenarios(&plan, &outcome.records))
+    {
+        write(&format!("cucumber-{combination}.json"), text)?;
+    }
     println!();
     print!("{}", harmony::report::table(&outcome.records));
     println!(
-        "reports: {}/{{junit.xml,results.json,matrix.md}}",
+        "reports: {}/{{junit.xml,results.json,matrix.md,index.html,cucumber-<combination>.json}}",
         args.out_dir.display()
     );
     let vocabulary = harmony_wire::Vocabulary::ours();

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use harmony::config::Platform;
 use harmony::expected::{self, ExpectedFailure, Verdict};
-use harmony::failure::{RoleFailure, StepFailure};
+use harmony::failure::{self, RoleFailure, RoleOutput, StepFailure};
 use harmony::report::{self, Record, Status};
 use harmony::scenario::{self, RunOptions};
 use harmony::undefined::{undefined_steps, UndefinedStep};
@@ -50,6 +50,7 @@ pub fn prepare(item: &Item) -> Prepared<'_> {
         detail: String::new(),
         failure: None,
         undefined: Vec::new(),
+        output: Vec::new(),
     };
     let assignment = match &item.assignment {
         Ok(a) => a,
@@ -96,8 +97,25 @@ fn run_item(
         }
     }
     record.failure = run.failure.clone();
+    if run.failure.is_some() {
+        record.output = outputs(&run, options.stderr_lines);
+    }
     classify(&mut record, expected, &run);
     record
+}
+
+/// What each process of a failed run printed (those that printed nothing left out).
+fn outputs(run: &scenario::ScenarioRun, stderr_lines: usize) -> Vec<RoleOutput> {
+    run.roles
+        .iter()
+        .map(|end| RoleOutput {
+            role: end.role.clone(),
+            platform: end.platform.clone(),
+            stderr_tail: failure::tail(&end.stderr, stderr_lines),
+            logs: end.logs.clone(),
+        })
+        .filter(|output| !output.is_empty())
+        .collect()
 }
 
 /// Makes `record` UNDEFINED: one detail line per undefined step, and the first as the
@@ -110,7 +128,12 @@ fn mark_undefined(record: &mut Record, item: &Item, undefined: Vec<UndefinedStep
         .collect();
     record.detail = lines.join("\n");
     let first = &undefined[0];
-    let routed = item.scenario.steps.iter().find(|s| s.text == first.step);
+    let index = item
+        .scenario
+        .steps
+        .iter()
+        .position(|s| s.text == first.step);
+    let routed = index.map(|i| &item.scenario.steps[i]);
     let roles = record
         .assignment
         .iter()
@@ -123,6 +146,7 @@ fn mark_undefined(record: &mut Record, item: &Item, undefined: Vec<UndefinedStep
         .collect();
     record.failure = Some(StepFailure {
         step: first.step.clone(),
+        index,
         roles,
     });
     record.undefined = undefined;

@@ -163,6 +163,7 @@ mod tests {
     fn failed(step: &str, roles: &[(&str, &str, &str)]) -> StepFailure {
         StepFailure {
             step: step.into(),
+            index: None,
             roles: roles
                 .iter()
                 .map(|(r, p, e)| RoleFailure::new(r, p, *e))

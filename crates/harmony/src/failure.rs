@@ -25,7 +25,38 @@ pub struct RoleFailure {
 pub struct StepFailure {
     /// The step text as sent (or [`START`]).
     pub step: String,
+    /// Which of the scenario's steps it is (background steps first); none for [`START`] and
+    /// [`END`]. The text alone cannot tell apart two steps written alike.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
     pub roles: Vec<RoleFailure>,
+}
+
+/// What one serve process of a failed run printed: its stderr's last lines and the logs its
+/// step responses carried, for the reports (`results.json`, the results page).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RoleOutput {
+    pub role: String,
+    pub platform: String,
+    /// The last lines of the process's stderr (`RunOptions::stderr_lines` of them).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub stderr_tail: String,
+    /// The step logs, one line each (`[Level] message`), each step's led by its text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub logs: Vec<String>,
+}
+
+impl RoleOutput {
+    /// Whether there is nothing to show.
+    pub fn is_empty(&self) -> bool {
+        self.stderr_tail.is_empty() && self.logs.is_empty()
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 impl RoleFailure {
@@ -82,11 +113,13 @@ impl Fault {
         Fault::one(RoleFailure::new(role, platform, error.clone()), error)
     }
 
-    pub fn at(self, step: &str) -> (String, StepFailure) {
+    /// The failure at `step` (the `index`th step, or [`START`] / [`END`] without one).
+    pub fn at(self, step: &str, index: Option<usize>) -> (String, StepFailure) {
         (
             self.message,
             StepFailure {
                 step: step.to_owned(),
+                index,
                 roles: self.roles,
             },
         )
@@ -101,6 +134,7 @@ mod tests {
     fn describes_every_role_with_the_first_line_of_its_error() {
         let failure = StepFailure {
             step: "the 'reader' process x".into(),
+            index: Some(0),
             roles: vec![
                 RoleFailure::new("reader", "rust", "boom\ntrace"),
                 RoleFailure::new("writer", "python", "no"),

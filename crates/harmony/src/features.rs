@@ -22,6 +22,30 @@ pub struct Scenario {
     pub steps: Vec<RoutedStep>,
     /// Roles in order of first appearance.
     pub roles: Vec<String>,
+    /// Where it is written, for reports that point at the text (Cucumber JSON).
+    pub source: Source,
+}
+
+/// Where a scenario and its steps are written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Source {
+    pub path: PathBuf,
+    /// The `Feature:` title.
+    pub feature_name: String,
+    /// The `Scenario:` line.
+    pub line: usize,
+    /// The `Background:` line, when the feature has one; its steps come first in `steps`.
+    pub background_line: Option<usize>,
+    /// How many of the steps are the Background's.
+    pub background_steps: usize,
+    /// One per routed step, in order: the keyword as written (`And `) and its line.
+    pub steps: Vec<SourceStep>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStep {
+    pub keyword: String,
+    pub line: usize,
 }
 
 impl Scenario {
@@ -44,6 +68,19 @@ pub fn feature_id(path: &Path) -> Result<u32> {
 pub fn load_file(path: &Path) -> Result<Vec<Scenario>> {
     let feature = gherkin::Feature::parse_path(path, gherkin::GherkinEnv::default())
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    scenarios(&feature, path)
+}
+
+/// Parses the text of a feature file as if it were read from `path` (which gives the feature
+/// id and name); the fuzz target `features` feeds it arbitrary text.
+pub fn parse_text(text: &str, path: &Path) -> Result<Vec<Scenario>> {
+    let feature = gherkin::Feature::parse(text, gherkin::GherkinEnv::default())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    scenarios(&feature, path)
+}
+
+/// The routed scenarios of a parsed feature.
+fn scenarios(feature: &gherkin::Feature, path: &Path) -> Result<Vec<Scenario>> {
     let id = feature_id(path)?;
     let stem = path
         .file_stem()
@@ -79,6 +116,24 @@ pub fn load_file(path: &Path) -> Result<Vec<Scenario>> {
                 .map(|t| t.trim_start_matches('@').to_owned())
                 .collect();
             tags.dedup();
+            let background_steps = feature.background.as_ref().map_or(0, |b| b.steps.len());
+            let source = Source {
+                path: path.to_owned(),
+                feature_name: feature.name.clone(),
+                line: scenario.position.line,
+                background_line: feature.background.as_ref().map(|b| b.position.line),
+                background_steps,
+                steps: feature
+                    .background
+                    .iter()
+                    .flat_map(|b| &b.steps)
+                    .chain(&scenario.steps)
+                    .map(|step| SourceStep {
+                        keyword: step.keyword.clone(),
+                        line: step.position.line,
+                    })
+                    .collect(),
+            };
             Scenario {
                 feature: stem.clone(),
                 feature_id: id,
@@ -86,6 +141,7 @@ pub fn load_file(path: &Path) -> Result<Vec<Scenario>> {
                 tags,
                 roles: routing::roles(&steps),
                 steps,
+                source,
             }
         })
         .collect())

@@ -7,13 +7,16 @@
 
 pub mod combination;
 pub mod config;
+pub mod cucumber_json;
 pub mod expected;
 pub mod failure;
 pub mod features;
 pub mod framing;
 pub mod leftovers;
+pub mod page;
 pub mod report;
 pub mod run_id;
+pub mod run_options;
 pub mod scenario;
 pub mod serve_process;
 pub mod special;

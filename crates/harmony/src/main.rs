@@ -6,7 +6,12 @@
 //! harmony all --filter "13.*"           every available combination
 //! harmony --list rust_csharp            scenarios with the role → platform assignment
 //! harmony rust --dry-run --features DIR  undefined steps of DIR, with suggestions; runs nothing
+//! harmony rust --baseline old.json      the results page marks what changed since old.json
 //! ```
+//!
+//! Reports go to `--out-dir` (default `target/harmony`): `junit.xml`, `results.json`,
+//! `matrix.md`, Cucumber JSON per combination, and `index.html`, the results page
+//! (`harmony::page`).
 //!
 //! A step no line of our vocabulary matches (and that harmony does not handle itself) is
 //! undefined for every platform: its scenario is UNDEFINED, starts no process and fails the
@@ -16,7 +21,8 @@
 //!
 //! Exit status: 0 when nothing failed unexpectedly (an expected failure that passed is
 //! reported as XPASS so the list can shrink, but does not fail the run), 1 when a scenario
-//! failed unexpectedly or is undefined, 2 for usage errors and unavailable platforms.
+//! failed unexpectedly or is undefined, 2 for usage errors, unavailable platforms and a
+//! baseline that cannot be read.
 
 mod cli;
 mod dry_run;

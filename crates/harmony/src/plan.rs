@@ -4,6 +4,7 @@
 use harmony::combination::Combination;
 use harmony::config::{Config, Platform};
 use harmony::features::Scenario;
+use harmony::report::Record;
 use harmony_wire::selection::skip_reason;
 use harmony_wire::Filter;
 
@@ -82,6 +83,25 @@ pub fn plan(
 }
 
 /// Checks that every platform a runnable item needs can be started, before anything runs.
+/// Each record with the scenario it ran (a record whose item is not in `plan` is left out).
+pub fn with_scenarios<'a>(
+    plan: &'a [Item],
+    records: &'a [Record],
+) -> Vec<(&'a Record, &'a Scenario)> {
+    records
+        .iter()
+        .filter_map(|record| {
+            plan.iter()
+                .find(|item| {
+                    item.combination.name() == record.combination
+                        && item.scenario.feature == record.feature
+                        && item.scenario.name == record.scenario
+                })
+                .map(|item| (record, &item.scenario))
+        })
+        .collect()
+}
+
 pub fn startable(plan: &[Item]) -> Result<(), String> {
     let mut checked = Vec::new();
     for (_, platform) in plan

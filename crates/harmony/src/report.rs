@@ -1,17 +1,18 @@
 //! Results and their reports: the live line, the final table, the summary line, JUnit XML,
-//! JSON and a Markdown matrix (scenario × combination). An UNDEFINED scenario (a step our
+//! JSON and a Markdown matrix (scenario × combination); the HTML results page is
+//! `crate::page`. An UNDEFINED scenario (a step our
 //! vocabulary lacks; it never ran) counts as failed everywhere, and is named as undefined.
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::failure::StepFailure;
+use crate::failure::{RoleOutput, StepFailure};
 use crate::undefined::UndefinedStep;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -69,6 +70,10 @@ pub struct Record {
     /// The undefined steps of an UNDEFINED scenario, with their nearest lines.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub undefined: Vec<UndefinedStep>,
+    /// What each serve process printed, for a run that failed: its stderr tail and step
+    /// logs (empty in-process, and for a run that passed).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<RoleOutput>,
 }
 
 impl Record {
@@ -350,6 +355,7 @@ mod tests {
             detail: "why & how".into(),
             failure: None,
             undefined: Vec::new(),
+            output: Vec::new(),
         }
     }
 

@@ -26,51 +26,7 @@ use crate::routing::RoutedStep;
 use crate::serve_process::{CallError, ServeProcess};
 use crate::special::{special, Special};
 
-/// What "the 'x' process is killed" does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KillMode {
-    /// SIGKILL at once: a real, abrupt death (the default).
-    Sigkill,
-    /// Upstream Harmony's teardown of that process: stdin closed, 5 s, then SIGKILL.
-    Teardown,
-    /// The `crash` call, as for "crashes".
-    Crash,
-}
-
-/// Checks a `StepResponse` beyond what Harmony requires (tests use it to hold a serve to
-/// a canonical form); gets the platform name and the `result`.
-pub type ResponseCheck = fn(&str, &Value) -> Result<(), String>;
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    /// Limit of each call; a process that exceeds it is killed and the scenario fails.
-    pub step_timeout: Duration,
-    /// Sleep after each process start (`processInitializationDelayMs`).
-    pub init_delay: Duration,
-    pub kill_mode: KillMode,
-    /// Remove shared-memory objects and lock files carrying the run id afterwards.
-    pub remove_leftovers: bool,
-    pub check_response: Option<ResponseCheck>,
-    /// Lines of stderr kept in failure messages.
-    pub stderr_lines: usize,
-    /// Start a fresh process for a role the scenario killed or crashed when a later step is
-    /// routed to it (see the module docs).
-    pub restart_ended: bool,
-}
-
-impl Default for RunOptions {
-    fn default() -> Self {
-        RunOptions {
-            step_timeout: Duration::from_secs(30),
-            init_delay: Duration::ZERO,
-            kill_mode: KillMode::Sigkill,
-            remove_leftovers: true,
-            check_response: None,
-            stderr_lines: 20,
-            restart_ended: true,
-        }
-    }
-}
+pub use crate::run_options::{KillMode, ResponseCheck, RunOptions};
 
 /// How a role's process ended.
 #[derive(Debug, Clone)]
@@ -82,7 +38,11 @@ pub struct RoleEnd {
     pub killed_at_teardown: bool,
     /// Ended by a step: `killed`, `crashed`, `shutdown`, `timeout` or `died`.
     pub ended_by: Option<&'static str>,
+    /// The process id it had (reaped by now).
+    pub pid: u32,
     pub stderr: String,
+    /// The logs of its step responses (see `failure::RoleOutput::logs`).
+    pub logs: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -105,6 +65,8 @@ struct Role {
     platform: Platform,
     serve: ServeProcess,
     ended_by: Option<&'static str>,
+    /// The logs of this process's step responses so far.
+    logs: Vec<String>,
     /// The processes this role had before a restart.
     earlier: Vec<RoleEnd>,
 }
@@ -133,6 +95,7 @@ impl Role {
             platform: platform.clone(),
             serve,
             ended_by: None,
+            logs: Vec::new(),
             earlier: Vec::new(),
         })
     }
@@ -158,7 +121,9 @@ impl Role {
             status,
             killed_at_teardown: killed,
             ended_by: self.ended_by,
+            pid: self.serve.pid(),
             stderr: self.serve.stderr(),
+            logs: std::mem::take(&mut self.logs),
         }
     }
 }
@@ -192,11 +157,11 @@ pub fn run(
     let mut roles: Vec<Role> = Vec::new();
     let mut failed = start(assignment, ids, options, &mut roles)
         .err()
-        .map(|fault| fault.at(failure::START));
+        .map(|fault| fault.at(failure::START, None));
     if failed.is_none() {
-        for step in steps {
+        for (index, step) in steps.iter().enumerate() {
             if let Err(fault) = execute(&mut roles, step, ids, options) {
-                failed = Some(fault.at(&step.text));
+                failed = Some(fault.at(&step.text, Some(index)));
                 break;
             }
         }
@@ -204,7 +169,7 @@ pub fn run(
     if failed.is_none() {
         failed = end_scenario(&mut roles, options)
             .err()
-            .map(|fault| fault.at(failure::END));
+            .map(|fault| fault.at(failure::END, None));
     }
     let (outcome, failure) = match failed {
         Some((message, failure)) => (Err(message), Some(failure)),
@@ -548,7 +513,12 @@ fn execute(
             error: Some(format!("the serve's answer is malformed: {e}: {result}")),
             logs: Vec::new(),
         });
+        if !response.logs.is_empty() {
+            role.logs.push(format!("{}:", step.text));
+        }
         for log in &response.logs {
+            role.logs
+                .push(format!("  [{}] {}", log.level_name(), log.message));
             tracing::debug!(
                 "[{}:{}] [{}] {}",
                 role.platform.name,

@@ -120,9 +120,7 @@ impl ServeProcess {
 
     /// The last `lines` lines of stderr.
     pub fn stderr_tail(&self, lines: usize) -> String {
-        let all = self.stderr();
-        let kept: Vec<&str> = all.lines().collect();
-        kept[kept.len().saturating_sub(lines)..].join("\n")
+        crate::failure::tail(&self.stderr(), lines)
     }
 
     /// Writes raw bytes to the child's stdin.

@@ -1,7 +1,8 @@
 //! Expected failures pin what fails: the `harmony` binary against `harmony-fake-serve` (a
 //! serve that fails on purpose, `tests/support/fake_serve.rs`) on both platforms, with a
 //! temporary config, feature file and expected-failures list. A listed scenario that fails
-//! any other way than its entry says is FAIL ("failed differently"), never XFAIL.
+//! any other way than its entry says is FAIL ("failed differently"), never XFAIL. The last
+//! test reads the results page of such a run, and its `--baseline`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -61,8 +62,16 @@ impl Fixture {
 
     /// The same, with extra environment for both serves.
     fn run_env(&self, scenario: &str, expected: &Path, env: &[(&str, &str)]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_harmony"))
+        self.command(scenario, expected)
             .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// The command [`Fixture::run`] runs, to add to.
+    fn command(&self, scenario: &str, expected: &Path) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_harmony"));
+        command
             .current_dir(self.dir.path())
             .env_remove("ZEROBUFFER_SERVE_PYTHON")
             .env_remove("ZEROBUFFER_SERVE_RUST")
@@ -73,9 +82,8 @@ impl Fixture {
             .arg("--expected-failures")
             .arg(expected)
             .arg("--out-dir")
-            .arg(self.path("out"))
-            .output()
-            .unwrap()
+            .arg(self.path("out"));
+        command
     }
 
     /// Writes `entries` as the list and runs Test 1.1.
@@ -151,6 +159,7 @@ fn a_listed_step_failing_in_another_role_and_platform_fails_differently() {
         results["results"][0]["failure"],
         serde_json::json!({
             "step": "the test environment is initialized",
+            "index": 0,
             "roles": [{"role": "writer", "platform": "rust", "error": ERROR}],
         })
     );
@@ -285,4 +294,75 @@ fn an_undefined_scenario_runs_nothing_and_no_entry_excuses_it() {
         .report("junit.xml")
         .contains("<failure type=\"undefined\""));
     assert!(fixture.report("matrix.md").contains("**UNDEFINED**"));
+}
+
+/// The results page and results.json of a real run carry what the failing serve printed
+/// (stderr tail, step logs), and `--baseline` marks a cell that passed before as a new
+/// failure; a baseline that is missing or not a results.json stops harmony before it runs.
+#[test]
+fn the_results_page_shows_stderr_logs_and_what_changed_since_the_baseline() {
+    let fixture = Fixture::new("should read frame", "none", None);
+    let baseline = fixture.path("baseline.json");
+    std::fs::write(
+        &baseline,
+        r#"{"results": [{"combination": "python_rust", "scenario": "Test 1.1 - Two roles", "status": "pass"}]}"#,
+    )
+    .unwrap();
+    let out = fixture
+        .command("1.1", Path::new("/dev/null"))
+        .arg("--baseline")
+        .arg(&baseline)
+        .output()
+        .unwrap();
+    let all = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(all.contains("matrix.md,index.html,"), "{all}");
+    let page = fixture.report("index.html");
+    for expected in [
+        "<td class=\"cell st-fail new-failure\"",
+        "<td class=\"role\">reader</td><td class=\"platform\">python</td>",
+        "fake serve: failed on purpose",
+        "reader on python: stderr (last lines)",
+        "process should read frame with data &apos;x&apos;&quot; -&gt; fail",
+        "reader on python: step logs",
+        "  [Error] fake serve: failing",
+    ] {
+        assert!(page.contains(expected), "{expected:?} in {page}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&fixture.report("results.json")).unwrap();
+    let output = &json["results"][0]["output"];
+    let reader = output
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["role"] == "reader"))
+        .unwrap_or_else(|| panic!("{output}"));
+    assert_eq!(reader["platform"], "python");
+    assert!(
+        reader["stderr_tail"].as_str().unwrap().ends_with("-> fail"),
+        "{reader}"
+    );
+    assert_eq!(reader["logs"].as_array().map(Vec::len), Some(6), "{reader}");
+
+    for (content, says) in [
+        (None, "cannot read the baseline"),
+        (Some("{\"results\": 1}"), "is not a harmony results.json"),
+    ] {
+        let path = fixture.path("bad-baseline.json");
+        let _ = std::fs::remove_file(&path);
+        if let Some(content) = content {
+            std::fs::write(&path, content).unwrap();
+        }
+        let out = fixture
+            .command("1.1", Path::new("/dev/null"))
+            .arg("--baseline")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let all = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{all}");
+        assert!(
+            all.contains(says) && all.contains("bad-baseline.json"),
+            "{all}"
+        );
+        assert!(out.stdout.is_empty(), "nothing runs: {all}");
+    }
 }

@@ -14,11 +14,13 @@
 //! (harmony-wire's `undefined`, as harmony lists them). `--dry-run` decides that for every
 //! selected scenario and runs none. Writes JUnit XML to `target/bdd/junit.xml` (undefined
 //! scenarios included), Cucumber JSON to `target/bdd/cucumber.json` (for any Cucumber report
-//! viewer), and ends with the plain line `N passed, N failed, N skipped`.
+//! viewer), the results page to `target/bdd/index.html` (harmony's page, one column
+//! `in-process`; see `page`), and ends with the plain line `N passed, N failed, N skipped`.
 
 mod junit;
 mod options;
 mod outcomes;
+mod page;
 mod scan;
 mod undefined;
 mod verdicts;
@@ -96,6 +98,8 @@ fn main() -> ExitCode {
         Err(e) => return usage(e),
     };
     let tally = verdicts::judge(&outcomes, &expected);
+    let records = page::records(&planned, &outcomes, &expected, &routed, vocabulary);
+    page::write(&options.out_dir.join("index.html"), &records);
     for line in &tally.lines {
         println!("{line}");
     }

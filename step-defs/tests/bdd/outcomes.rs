@@ -29,6 +29,8 @@ pub struct Outcome {
     /// `Test N.M - Title`.
     pub scenario: String,
     pub status: Status,
+    /// The time its steps (Background included) and hooks took, in nanoseconds.
+    pub nanos: u64,
 }
 
 /// The step the After hook stands for in a failure.
@@ -104,8 +106,17 @@ pub fn read(json: &str, routed: &[Routed]) -> Result<Vec<Outcome>, String> {
                         error,
                     })
                 });
+            let hooks = ["before", "after"]
+                .iter()
+                .flat_map(|key| element[*key].as_array().into_iter().flatten());
+            let nanos = steps
+                .iter()
+                .chain(hooks)
+                .filter_map(|s| s["result"]["duration"].as_u64())
+                .sum();
             outcomes.push(Outcome {
                 scenario,
+                nanos,
                 status: failure.map_or(Status::Passed, Status::Failed),
             });
         }

@@ -25,21 +25,27 @@ pub struct Tally {
     pub lines: Vec<String>,
 }
 
+/// What failed in `outcome`, as harmony records it (none when it passed).
+pub fn failure(outcome: &Outcome) -> Option<StepFailure> {
+    match &outcome.status {
+        Status::Passed => None,
+        Status::Failed(f) => Some(StepFailure {
+            step: f.step.clone(),
+            index: None,
+            roles: vec![RoleFailure::new(
+                f.role.as_deref().unwrap_or(BROADCAST_ROLE),
+                PLATFORM,
+                f.error.clone(),
+            )],
+        }),
+    }
+}
+
 pub fn judge(outcomes: &[Outcome], list: &[ExpectedFailure]) -> Tally {
     let mut tally = Tally::default();
     for outcome in outcomes {
         let number = scenario_number(&outcome.scenario).unwrap_or_default();
-        let failure = match &outcome.status {
-            Status::Passed => None,
-            Status::Failed(f) => Some(StepFailure {
-                step: f.step.clone(),
-                roles: vec![RoleFailure::new(
-                    f.role.as_deref().unwrap_or(BROADCAST_ROLE),
-                    PLATFORM,
-                    f.error.clone(),
-                )],
-            }),
-        };
+        let failure = failure(outcome);
         let name = &outcome.scenario;
         match expected::judge(list, COMBINATION, number, failure.as_ref()) {
             Verdict::Pass | Verdict::IntermittentPass(_) => tally.passed += 1,

@@ -2,7 +2,7 @@
 //!
 //! It answers `health` and `initialize` with `true` and every `executeStep` with
 //! `Success:false`, error `$FAKE_SERVE_ERROR` (default below), as `FAKE_SERVE_FAIL=all` (or
-//! unset) says; `FAKE_SERVE_FAIL=none` passes every step, `FAKE_SERVE_FAIL=TEXT` fails only
+//! unset) says, with one step log (`fake serve: failing` or `passing`); `FAKE_SERVE_FAIL=none` passes every step, `FAKE_SERVE_FAIL=TEXT` fails only
 //! the steps whose text contains TEXT. `cleanup` answers error -32000 with
 //! `$FAKE_SERVE_CLEANUP_ERROR` when that is set (a failure seen only at the end), else
 //! `null`. `shutdown` exits 0, stdin EOF too.
@@ -63,7 +63,11 @@ fn main() {
                     "Success": !failed,
                     "Error": if failed { Value::from(error.as_str()) } else { Value::Null },
                     "Context": {},
-                    "Logs": [],
+                    "Logs": [{
+                        "Timestamp": "2026-01-01T00:00:00.000Z",
+                        "Level": if failed { 4 } else { 2 },
+                        "Message": format!("fake serve: {}", if failed { "failing" } else { "passing" }),
+                    }],
                 }))
             }
             "cleanup" => match &cleanup_error {
