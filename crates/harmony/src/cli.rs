@@ -11,7 +11,7 @@ use harmony::config::Config;
 use harmony::scenario::RunOptions;
 use harmony_wire::Filter;
 
-use crate::{dry_run, execute, plan};
+use crate::{chaos, dry_run, execute, plan};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +59,15 @@ pub struct Args {
     /// (new failure, new pass). A missing or malformed file is an error.
     #[arg(long, value_name = "FILE")]
     pub baseline: Option<PathBuf>,
+    /// A kill storm (see `chaos`): `--chaos-runs` runs of the selected scenarios picked at
+    /// random from SEED, each with a SIGKILL of a random role before a random step; then
+    /// every selected scenario once more. Counts hangs, processes left and leaks; writes no
+    /// report.
+    #[arg(long, value_name = "SEED")]
+    pub chaos: Option<u64>,
+    /// How many runs the kill storm makes.
+    #[arg(long, default_value_t = 300, requires = "chaos")]
+    pub chaos_runs: usize,
     /// Per-step limit in milliseconds (default: the config's defaultTimeoutMs).
     #[arg(long)]
     pub step_timeout_ms: Option<u64>,
@@ -128,6 +137,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         restart_ended: !args.no_restart,
         ..RunOptions::default()
     };
+    if let Some(seed) = args.chaos {
+        let jobs = usize::from(args.jobs);
+        let runs = args.chaos_runs;
+        return Ok(chaos::run(
+            &plan,
+            &expected,
+            &options,
+            seed,
+            runs,
+            jobs,
+            args.verbose,
+        ));
+    }
     let outcome = execute::execute(
         &plan,
         &expected,

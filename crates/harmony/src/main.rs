@@ -24,6 +24,7 @@
 //! failed unexpectedly or is undefined, 2 for usage errors, unavailable platforms and a
 //! baseline that cannot be read.
 
+mod chaos;
 mod cli;
 mod dry_run;
 mod execute;

@@ -1,5 +1,5 @@
 //! How `scenario::run` runs a scenario: limits, what a kill is, leftovers, checks on the
-//! responses, restarts.
+//! responses, restarts, and the kill storm's unasked-for SIGKILL.
 
 use std::time::Duration;
 
@@ -35,6 +35,16 @@ pub struct RunOptions {
     /// Start a fresh process for a role the scenario killed or crashed when a later step is
     /// routed to it (see the module docs).
     pub restart_ended: bool,
+    /// A SIGKILL the scenario does not ask for (`harmony --chaos`).
+    pub chaos_kill: Option<ChaosKill>,
+}
+
+/// SIGKILL `role`'s process just before the `before_step`th step (background steps first)
+/// is sent, as if it had died there; the run goes on as after "the 'x' process is killed".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChaosKill {
+    pub before_step: usize,
+    pub role: String,
 }
 
 impl Default for RunOptions {
@@ -47,6 +57,7 @@ impl Default for RunOptions {
             check_response: None,
             stderr_lines: 20,
             restart_ended: true,
+            chaos_kill: None,
         }
     }
 }

@@ -26,7 +26,7 @@ use crate::routing::RoutedStep;
 use crate::serve_process::{CallError, ServeProcess};
 use crate::special::{special, Special};
 
-pub use crate::run_options::{KillMode, ResponseCheck, RunOptions};
+pub use crate::run_options::{ChaosKill, KillMode, ResponseCheck, RunOptions};
 
 /// How a role's process ended.
 #[derive(Debug, Clone)]
@@ -160,6 +160,13 @@ pub fn run(
         .map(|fault| fault.at(failure::START, None));
     if failed.is_none() {
         for (index, step) in steps.iter().enumerate() {
+            if let Some(kill) = options
+                .chaos_kill
+                .as_ref()
+                .filter(|k| k.before_step == index)
+            {
+                chaos_kill(&mut roles, &kill.role);
+            }
             if let Err(fault) = execute(&mut roles, step, ids, options) {
                 failed = Some(fault.at(&step.text, Some(index)));
                 break;
@@ -196,6 +203,17 @@ pub fn run(
         feature_id,
         leftovers,
         duration: started.elapsed(),
+    }
+}
+
+/// SIGKILLs `name`'s process if it is still running (no role of that name: nothing).
+fn chaos_kill(roles: &mut [Role], name: &str) {
+    if let Some(role) = roles
+        .iter_mut()
+        .find(|r| r.name == name && r.ended_by.is_none())
+    {
+        role.serve.kill();
+        role.ended_by = Some("killed");
     }
 }
 
