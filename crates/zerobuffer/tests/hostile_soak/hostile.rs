@@ -250,6 +250,10 @@ fn reader(name: &str, rng: &mut fastrand::Rng, until: Instant) -> Result<(), Str
         NamedSemaphore::open(&format!("/sem-r-{name}")).map_err(|e| format!("sem-r: {e}"))?;
     let me = u64::from(std::process::id());
     ready()?;
+    // The lies start once our writer is in: before, they would only keep it out.
+    if !reader.wait_for_writer(Duration::from_secs(10)) {
+        return Err("no writer connected within 10 s".into());
+    }
     let payload = segment.payload_size;
     let fields = [
         offsets::PAYLOAD_FREE_BYTES,
