@@ -56,6 +56,8 @@ mod roles;
 #[path = "../common/rounds.rs"]
 mod rounds;
 mod session;
+#[path = "../common/svg.rs"]
+mod svg;
 
 use std::error::Error;
 use std::time::Duration;
@@ -166,13 +168,16 @@ fn bench_case(
 
 fn run(peer: &PythonPeer, options: &Options, names: &mut BufferNames) -> BoxResult<()> {
     report::print_header();
+    let mut all = Vec::new();
     for size in &SIZES {
         if !options.selects(&format!("{} copy", size.label)) {
             continue;
         }
         let rows = bench_case(size, peer, options, names)?;
         report::print_rows(&rows);
+        all.push((size.label, rows));
     }
+    report::chart(&all, &peer.version)?;
     if !options.bench {
         println!("smoke run (no --bench, possibly unoptimised, {SMOKE_FRAMES} frames): the numbers mean nothing");
     }
