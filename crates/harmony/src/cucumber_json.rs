@@ -292,21 +292,13 @@ mod tests {
 
     fn record(status: Status) -> Record {
         Record {
-            combination: "rust_python".into(),
-            platforms: "rust/python".into(),
-            feature: "01-Things".into(),
-            scenario: "Test 1.1 - One".into(),
-            number: "1.1".into(),
             status,
             seconds: 0.5,
             assignment: vec![
                 ("reader".into(), "rust".into()),
                 ("writer".into(), "python".into()),
             ],
-            detail: String::new(),
-            failure: None,
-            undefined: Vec::new(),
-            output: Vec::new(),
+            ..Record::new("rust_python", "rust/python", "01-Things", "Test 1.1 - One")
         }
     }
 

@@ -38,20 +38,12 @@ pub enum Prepared<'a> {
 
 /// The record of `item` before it runs.
 pub fn prepare(item: &Item) -> Prepared<'_> {
-    let mut record = Record {
-        combination: item.combination.name(),
-        platforms: item.platforms(),
-        feature: item.scenario.feature.clone(),
-        scenario: item.scenario.name.clone(),
-        number: item.scenario.number().unwrap_or_default().to_owned(),
-        status: Status::Skip,
-        seconds: 0.0,
-        assignment: Vec::new(),
-        detail: String::new(),
-        failure: None,
-        undefined: Vec::new(),
-        output: Vec::new(),
-    };
+    let mut record = Record::new(
+        &item.combination.name(),
+        &item.platforms(),
+        &item.scenario.feature,
+        &item.scenario.name,
+    );
     let assignment = match &item.assignment {
         Ok(a) => a,
         Err(reason) => {

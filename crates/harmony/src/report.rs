@@ -77,6 +77,27 @@ pub struct Record {
 }
 
 impl Record {
+    /// A SKIP record with nothing more to say yet: its number taken from the title
+    /// (`Test N.M - …`), no time, no assignment, no detail.
+    pub fn new(combination: &str, platforms: &str, feature: &str, scenario: &str) -> Record {
+        Record {
+            combination: combination.to_owned(),
+            platforms: platforms.to_owned(),
+            feature: feature.to_owned(),
+            scenario: scenario.to_owned(),
+            number: harmony_wire::selection::scenario_number(scenario)
+                .unwrap_or_default()
+                .to_owned(),
+            status: Status::Skip,
+            seconds: 0.0,
+            assignment: Vec::new(),
+            detail: String::new(),
+            failure: None,
+            undefined: Vec::new(),
+            output: Vec::new(),
+        }
+    }
+
     /// Harmony's test name: `rust/python | Test 1.1 - ...`.
     pub fn test_name(&self) -> String {
         format!("{} | {}", self.platforms, self.scenario)
@@ -344,18 +365,16 @@ mod tests {
 
     fn record(status: Status) -> Record {
         Record {
-            combination: "rust_python".into(),
-            platforms: "rust/python".into(),
-            feature: "01-BasicCommunication".into(),
-            scenario: "Test 1.1 - Simple <Write>".into(),
-            number: "1.1".into(),
             status,
             seconds: 1.0,
             assignment: vec![("reader".into(), "rust".into())],
             detail: "why & how".into(),
-            failure: None,
-            undefined: Vec::new(),
-            output: Vec::new(),
+            ..Record::new(
+                "rust_python",
+                "rust/python",
+                "01-BasicCommunication",
+                "Test 1.1 - Simple <Write>",
+            )
         }
     }
 

@@ -33,21 +33,18 @@ fn record(combination: &str, scenario: &str, status: Status) -> Record {
         None => vec![combination, combination],
     };
     Record {
-        combination: combination.into(),
-        platforms: platforms.join("/"),
-        feature: "01-BasicCommunication".into(),
-        scenario: scenario.into(),
-        number: scenario[5..].split(' ').next().unwrap_or_default().into(),
         status,
         seconds: 1.25,
         assignment: vec![
             ("reader".into(), platforms[0].into()),
             ("writer".into(), platforms[1].into()),
         ],
-        detail: String::new(),
-        failure: None,
-        undefined: Vec::new(),
-        output: Vec::new(),
+        ..Record::new(
+            combination,
+            &platforms.join("/"),
+            "01-BasicCommunication",
+            scenario,
+        )
     }
 }
 

@@ -12,7 +12,6 @@ use harmony::features::Scenario as Routed;
 use harmony::page::Page;
 use harmony::report::{Record, Status};
 use harmony::undefined::UndefinedStep;
-use harmony_wire::selection::scenario_number;
 use harmony_wire::{nearest, Vocabulary};
 
 use crate::outcomes::{self, Outcome};
@@ -68,16 +67,8 @@ pub fn write(path: &Path, records: &[Record]) {
 
 /// A SKIP record of `planned`, every role on [`PLATFORM`].
 fn blank(planned: &Planned, routed: Option<&Routed>) -> Record {
+    let feature = routed.map_or(planned.feature.as_str(), |r| r.feature.as_str());
     Record {
-        combination: COMBINATION.to_owned(),
-        platforms: PLATFORM.to_owned(),
-        feature: routed.map_or_else(|| planned.feature.clone(), |r| r.feature.clone()),
-        scenario: planned.name.clone(),
-        number: scenario_number(&planned.name)
-            .unwrap_or_default()
-            .to_owned(),
-        status: Status::Skip,
-        seconds: 0.0,
         assignment: routed
             .map(|r| {
                 r.roles
@@ -87,10 +78,7 @@ fn blank(planned: &Planned, routed: Option<&Routed>) -> Record {
             .into_iter()
             .flatten()
             .collect(),
-        detail: String::new(),
-        failure: None,
-        undefined: Vec::new(),
-        output: Vec::new(),
+        ..Record::new(COMBINATION, PLATFORM, feature, &planned.name)
     }
 }
 

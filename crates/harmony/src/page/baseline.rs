@@ -132,18 +132,13 @@ mod tests {
 
     fn record(combination: &str, scenario: &str, status: Status) -> Record {
         Record {
-            combination: combination.into(),
-            platforms: combination.replace('_', "/"),
-            feature: "01-BasicCommunication".into(),
-            scenario: scenario.into(),
-            number: "1.1".into(),
             status,
-            seconds: 0.0,
-            assignment: Vec::new(),
-            detail: String::new(),
-            failure: None,
-            undefined: Vec::new(),
-            output: Vec::new(),
+            ..Record::new(
+                combination,
+                &combination.replace('_', "/"),
+                "01-BasicCommunication",
+                scenario,
+            )
         }
     }
 

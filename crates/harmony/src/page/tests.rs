@@ -6,18 +6,15 @@ use crate::undefined::UndefinedStep;
 
 fn record(combination: &str, scenario: &str, status: Status) -> Record {
     Record {
-        combination: combination.into(),
-        platforms: combination.replace('_', "/"),
-        feature: "01-BasicCommunication".into(),
-        scenario: scenario.into(),
-        number: scenario[5..8].into(),
         status,
         seconds: 0.5,
         assignment: vec![("reader".into(), "rust".into())],
-        detail: String::new(),
-        failure: None,
-        undefined: Vec::new(),
-        output: Vec::new(),
+        ..Record::new(
+            combination,
+            &combination.replace('_', "/"),
+            "01-BasicCommunication",
+            scenario,
+        )
     }
 }
 
