@@ -6,7 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{Error, Result};
-use crate::layout::{oieb as off, OIEB_SIZE, PROTOCOL_VERSION};
+use crate::layout::{oieb as off, FRAME_HEADER_SIZE, OIEB_SIZE, PROTOCOL_VERSION};
 use crate::shm::SharedMemory;
 
 /// A decoded copy of every OIEB field, as `zerobuffer inspect` shows it.
@@ -181,9 +181,16 @@ impl<'a> Oieb<'a> {
         let needed = (OIEB_SIZE as u64)
             .checked_add(m)
             .and_then(|s| s.checked_add(p));
-        if p == 0 || needed.is_none_or(|n| n > mapped_len as u64) {
+        if needed.is_none_or(|n| n > mapped_len as u64) {
             return Err(Error::InvalidOieb(format!(
                 "metadata size {m} and payload size {p} do not fit a {mapped_len}-byte segment"
+            )));
+        }
+        // Found by the fuzz target `writer`: a ring without room for one frame (a header and
+        // a byte) is no v1 buffer, and the space arithmetic assumes room for a header.
+        if p <= FRAME_HEADER_SIZE as u64 {
+            return Err(Error::InvalidOieb(format!(
+                "payload size {p} cannot hold a frame ({FRAME_HEADER_SIZE}-byte header)"
             )));
         }
         Ok(())
