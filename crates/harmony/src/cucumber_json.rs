@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::failure::{END, START};
+use crate::failure::END;
 use crate::features::Scenario;
 use crate::report::{Record, Status};
 
@@ -155,9 +155,8 @@ fn outcomes(
                     (outcomes, None, None)
                 }
                 (Some(END), _) => (all(Outcome::Passed), None, Some(Outcome::Failed(error))),
-                (Some(START), _) => (all(Outcome::Skipped), Some(Outcome::Failed(error)), None),
-                // Not placed on a step (cannot happen for harmony's own runs): shown before
-                // the first step rather than lost.
+                // START, or a failure not placed on a step (none of harmony's own runs):
+                // before the first step rather than lost.
                 _ => (all(Outcome::Skipped), Some(Outcome::Failed(error)), None),
             }
         }
@@ -263,7 +262,7 @@ fn elements(record: &Record, scenario: &Scenario) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::failure::{RoleFailure, StepFailure};
+    use crate::failure::{RoleFailure, StepFailure, START};
     use crate::undefined::UndefinedStep;
 
     const FEATURE: &str = "Feature: Things

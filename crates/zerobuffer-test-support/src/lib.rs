@@ -12,5 +12,5 @@ mod raw;
 
 pub use leftovers::{assert_clean, leftovers};
 pub use names::{unique_name, TEST_NAME_PREFIX};
-pub use process::dead_pid;
+pub use process::{dead_pid, exit_state, wait_exit};
 pub use raw::RawBuffer;

@@ -148,7 +148,10 @@ impl WriterProcess {
 
     /// A note on the child's state, for error messages.
     pub fn status(&mut self) -> String {
-        format!("writer {}", child::state(&mut self.child))
+        format!(
+            "writer {}",
+            zerobuffer_test_support::exit_state(&mut self.child)
+        )
     }
 
     /// Closes the job stream and waits (bounded) for the child to disconnect and exit.

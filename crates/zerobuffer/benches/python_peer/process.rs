@@ -69,7 +69,8 @@ impl EndpointProcess {
             }
             Err(RecvTimeoutError::Disconnected) => {
                 // Give a dying process a moment, so its exit status can be reported.
-                let _ = child::wait_exit(&mut self.child, Duration::from_millis(500));
+                let _ =
+                    zerobuffer_test_support::wait_exit(&mut self.child, Duration::from_millis(500));
                 let status = self.status();
                 let label = &self.label;
                 return Err(format!("{label}: output ended before '{word}' ({status})").into());
@@ -92,7 +93,7 @@ impl EndpointProcess {
 
     /// A note on the process's state, for error messages.
     fn status(&mut self) -> String {
-        child::state(&mut self.child)
+        zerobuffer_test_support::exit_state(&mut self.child)
     }
 }
 

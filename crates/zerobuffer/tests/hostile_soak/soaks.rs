@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use zerobuffer::{clean_stale, Error, Reader, Writer};
-use zerobuffer_test_support::{leftovers, unique_name};
+use zerobuffer_test_support::{exit_state, leftovers, unique_name, wait_exit};
 
 use crate::hostile::CONFIG;
 
@@ -61,25 +61,14 @@ impl Hostile {
     }
 
     fn state(&mut self) -> String {
-        match self.child.try_wait() {
-            Ok(Some(status)) => format!("exited: {status}"),
-            Ok(None) => "running".into(),
-            Err(e) => format!("state unknown: {e}"),
-        }
+        exit_state(&mut self.child)
     }
 
     /// Its exit, within `GRACE`.
     fn finish(&mut self) -> Result<ExitStatus, String> {
-        let deadline = Instant::now() + GRACE;
-        loop {
-            if let Some(status) = self.child.try_wait().map_err(|e| e.to_string())? {
-                return Ok(status);
-            }
-            if Instant::now() >= deadline {
-                return Err(format!("the hostile child did not end within {GRACE:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        wait_exit(&mut self.child, GRACE)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("the hostile child did not end within {GRACE:?}"))
     }
 }
 
