@@ -5,11 +5,12 @@
 //!
 //! Contract: `../shared/spec/harmony.md`. Design, module by module:
 //!
-//! - [`framing`]: `Content-Length` framing on stdin/stdout, lenient on input, exact on output;
-//!   what cannot be resynchronised ends the serve with a message on stderr (exit code 1).
-//! - [`protocol`]: envelope check (-32700 / -32600 before dispatch; batches rejected), the
-//!   request shapes (`[ {…} ]` or `{…}`, keys case-insensitive, `StepType` 0/1/2 or a keyword),
-//!   the PascalCase results.
+//! - [`framing`] (in the library): `Content-Length` framing on stdin/stdout, lenient on input,
+//!   exact on output; what cannot be resynchronised ends the serve with a message on stderr
+//!   (exit code 1).
+//! - [`protocol`] (in the library): envelope check (-32700 / -32600 before dispatch; batches
+//!   rejected), the request shapes (`[ {…} ]` or `{…}`, keys case-insensitive, `StepType`
+//!   0/1/2 or a keyword), the PascalCase results.
 //! - [`methods`]: `health`, `initialize`, `discover`, `executeStep`, `cleanup`, `shutdown`,
 //!   `crash` on a jsonrpsee `RpcModule` (dispatched with `raw_json_request`; unknown methods
 //!   are -32601, bad params -32602). A failing or unknown step is `Success:false` with the
@@ -29,12 +30,13 @@
 //! name unique to this process (`zerobuffer_steps::naming`).
 
 mod executor;
-mod framing;
 mod logs;
 mod methods;
 mod options;
-mod protocol;
 mod server;
+
+// The wire lives in the library (`src/lib.rs`), where the fuzz target reaches it too.
+use zerobuffer_serve::{framing, protocol};
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
