@@ -34,7 +34,11 @@ use crate::plan::Item;
 #[derive(Debug, Default)]
 struct Figures {
     runs: usize,
+    /// SIGKILLs that met a running process.
     kills: usize,
+    /// Runs whose kill met nothing: the run ended before the kill's step (a failure), or the
+    /// role had already ended (a step ended it, or it died on its own).
+    kills_missed: usize,
     hangs: usize,
     processes_left: usize,
     leaks: usize,
@@ -128,7 +132,11 @@ fn storm_run(
         broken.push(format!("left behind: {leaked:?}"));
     }
     figures.runs += 1;
-    figures.kills += 1;
+    if run.chaos_killed {
+        figures.kills += 1;
+    } else {
+        figures.kills_missed += 1;
+    }
     figures.remains_removed += run.leftovers.len();
     figures.longest = figures.longest.max(took);
     let verdict = if run.outcome.is_ok() {
@@ -137,10 +145,15 @@ fn storm_run(
         "failed"
     };
     println!(
-        "{:>4} KILL {} before step {} | {} | {}: {verdict} in {:.1} s{}",
+        "{:>4} KILL {} before step {}{} | {} | {}: {verdict} in {:.1} s{}",
         figures.runs,
         kill.role,
         kill.before_step + 1,
+        if run.chaos_killed {
+            ""
+        } else {
+            " (met no running process)"
+        },
         item.platforms(),
         item.scenario.name,
         took.as_secs_f64(),
@@ -194,11 +207,12 @@ pub fn run(
     let after = execute::execute(plan, expected, options, jobs, verbose);
     let later_failures = report::failed(&after.records);
     println!(
-        "\nchaos figures: {} runs, {} kills, {} hangs, {} processes left ({} at the end), \
-         {} leaks ({} at the end), {} remains of killed processes removed, longest run {:.1} s; \
-         later failures: {later_failures}",
+        "\nchaos figures: {} runs, {} kills ({} met no running process), {} hangs, \
+         {} processes left ({} at the end), {} leaks ({} at the end), {} remains of killed \
+         processes removed, longest run {:.1} s; later failures: {later_failures}",
         figures.runs,
         figures.kills,
+        figures.kills_missed,
         figures.hangs,
         figures.processes_left,
         orphans.len(),

@@ -57,6 +57,9 @@ pub struct ScenarioRun {
     pub feature_id: u32,
     /// Objects with the run id found after teardown (removed if asked to).
     pub leftovers: Vec<String>,
+    /// `--chaos`: whether its SIGKILL met a running process. Not when the run ended before
+    /// the kill's step, or the role had already ended (by a step, or on its own).
+    pub chaos_killed: bool,
     pub duration: Duration,
 }
 
@@ -155,6 +158,7 @@ pub fn run(
         feature_id,
     };
     let mut roles: Vec<Role> = Vec::new();
+    let mut chaos_killed = false;
     let mut failed = start(assignment, ids, options, &mut roles)
         .err()
         .map(|fault| fault.at(failure::START, None));
@@ -165,7 +169,7 @@ pub fn run(
                 .as_ref()
                 .filter(|k| k.before_step == index)
             {
-                chaos_kill(&mut roles, &kill.role);
+                chaos_killed = chaos_kill(&mut roles, &kill.role);
             }
             if let Err(fault) = execute(&mut roles, step, ids, options) {
                 failed = Some(fault.at(&step.text, Some(index)));
@@ -202,19 +206,23 @@ pub fn run(
         host_pid,
         feature_id,
         leftovers,
+        chaos_killed,
         duration: started.elapsed(),
     }
 }
 
-/// SIGKILLs `name`'s process if it is still running (no role of that name: nothing).
-fn chaos_kill(roles: &mut [Role], name: &str) {
-    if let Some(role) = roles
+/// SIGKILLs `name`'s process if it is still running; whether it was (no role of that name,
+/// or one already ended: nothing).
+fn chaos_kill(roles: &mut [Role], name: &str) -> bool {
+    let Some(role) = roles
         .iter_mut()
         .find(|r| r.name == name && r.ended_by.is_none())
-    {
-        role.serve.kill();
-        role.ended_by = Some("killed");
-    }
+    else {
+        return false;
+    };
+    let killed = role.serve.kill_if_running();
+    role.ended_by = Some(if killed { "killed" } else { "died" });
+    killed
 }
 
 /// Asks every live serve to end the scenario (`cleanup`), so work that fails only at its end

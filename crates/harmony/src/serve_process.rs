@@ -249,6 +249,17 @@ impl ServeProcess {
         self.wait_exit(Duration::ZERO).is_none()
     }
 
+    /// SIGKILL now and reap, if the process is still running; false when it had already
+    /// exited on its own (then it is only reaped).
+    pub fn kill_if_running(&mut self) -> bool {
+        if !self.is_alive() {
+            self.finish_stderr();
+            return false;
+        }
+        self.kill();
+        true
+    }
+
     /// SIGKILL now and reap.
     pub fn kill(&mut self) -> ExitStatus {
         if let Some(status) = self.status {
