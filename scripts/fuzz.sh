@@ -91,6 +91,14 @@ show_crashes() {
     done
 }
 
+# Runs every input of $1's corpus once, adding nothing; further arguments go to cargo fuzz.
+replay() {
+    local target="$1"
+    shift
+    "${fuzz[@]}" run "${build_flags[@]}" "$target" "corpus/$target" -- \
+        "${libfuzzer_flags[@]}" -runs=0 "$@"
+}
+
 # `cargo fuzz build` takes one target or all of them; after the first, only linking is left.
 if [ "${#targets[@]}" -eq "${#all_targets[@]}" ]; then
     "${fuzz[@]}" build "${build_flags[@]}" || exit 2
@@ -113,8 +121,7 @@ for target in "${targets[@]}"; do
             ;;
         replay)
             echo "=== replay the $target corpus ($(find "$corpus" -type f | wc -l) inputs)"
-            "${fuzz[@]}" run "${build_flags[@]}" "$target" "$corpus" -- \
-                "${libfuzzer_flags[@]}" -runs=0 >"$log" 2>&1
+            replay "$target" >"$log" 2>&1
             ;;
         cmin)
             echo "=== minimise the $target corpus ($(du -sh "$corpus" | cut -f1))"
@@ -137,8 +144,7 @@ for target in "${targets[@]}"; do
     rm -f "$log"
     if [ "$mode" = run ]; then
         # The corpus as it now is, including what this run added, replays cleanly.
-        if "${fuzz[@]}" run "${build_flags[@]}" "$target" "$corpus" -- \
-            "${libfuzzer_flags[@]}" -runs=0 >/dev/null 2>&1; then
+        if replay "$target" >/dev/null 2>&1; then
             pass
         else
             show_crashes "$target"
