@@ -1,6 +1,7 @@
 //! Owned loans: frames that hold their reader, slots that hold their writer and request slots
 //! that hold their duplex client, kept across calls and moved between threads.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
@@ -54,6 +55,65 @@ fn owned_frames_outlive_later_reads_and_return_their_space_in_ring_order() {
         );
         drop(third);
         assert_eq!(reader.oieb_snapshot().payload_free_bytes, 4096);
+    }
+    assert_clean(&name);
+}
+
+/// Four threads share one reader: each takes frames and drops them after a few later ones, so
+/// reads and releases of different threads meet on the reader's lock all the time. Every frame
+/// is taken once, intact, and all the space comes back (a lost credit would leave the writer
+/// on this thread without space: `BufferFull`). A thread that finds no frame for a moment lets
+/// go of what it holds: the oldest held frame keeps the space after it from the writer, and
+/// its holder may be waiting for a frame the writer cannot write.
+#[test]
+fn threads_sharing_a_reader_take_every_frame_once_and_return_all_space() {
+    const FRAMES: u64 = 20_000;
+    const THREADS: usize = 4;
+    let name = unique_name("owned-shared");
+    {
+        let reader = Arc::new(Reader::create(&name, BufferConfig::new(0, 64 * 1024)).unwrap());
+        let mut writer = Writer::connect(&name).unwrap();
+        let written = Arc::new(AtomicBool::new(false));
+        let takers: Vec<_> = (0..THREADS)
+            .map(|_| {
+                let (reader, written) = (Arc::clone(&reader), Arc::clone(&written));
+                thread::spawn(move || {
+                    let (mut seen, mut held) = (Vec::new(), Vec::new());
+                    loop {
+                        // Read before the wait: a timeout then means the last frame is taken.
+                        let all_written = written.load(Ordering::Acquire);
+                        let frame = match reader.read_frame_owned(Duration::from_millis(5)) {
+                            Ok(frame) => frame,
+                            Err(Error::Timeout(_)) if all_written => break,
+                            Err(Error::Timeout(_)) => {
+                                held.clear();
+                                continue;
+                            }
+                            Err(e) => panic!("read failed: {e}"),
+                        };
+                        assert_eq!(first_frame_data_mismatch(&frame, frame.sequence()), None);
+                        seen.push(frame.sequence());
+                        held.push(frame);
+                        if held.len() > 3 {
+                            held.remove(fastrand::usize(..held.len()));
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        for _ in 0..FRAMES {
+            let mut slot = writer.get_frame_buffer(fastrand::usize(1..600)).unwrap();
+            let seq = slot.sequence();
+            fill_frame_data(&mut slot, seq);
+            slot.commit();
+        }
+        written.store(true, Ordering::Release);
+        let mut seen: Vec<u64> = takers.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=FRAMES).collect::<Vec<_>>());
+        assert_eq!(reader.outstanding_frames(), 0);
+        assert_eq!(reader.oieb_snapshot().payload_free_bytes, 64 * 1024);
     }
     assert_clean(&name);
 }
