@@ -30,6 +30,7 @@ compile_error!("zerobuffer supports Linux (glibc) only");
 
 mod abandon;
 mod config;
+mod credits;
 pub mod duplex;
 mod error;
 mod frame;

@@ -1,6 +1,5 @@
 //! The reader: creates and owns a buffer, hands out zero-copy frames (protocol.md §3.6, §5, §7).
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::atomic::{fence, Ordering};
 use std::thread;
@@ -11,6 +10,7 @@ use spin::relax::Yield;
 
 use crate::abandon::Abandon;
 use crate::config::BufferConfig;
+use crate::credits::{Credits, Payment};
 use crate::error::{Error, Result};
 use crate::layout::{FrameHeader, FRAME_HEADER_SIZE, METADATA_PREFIX_SIZE, OIEB_SIZE};
 use crate::lock::FileLock;
@@ -70,18 +70,8 @@ pub(crate) struct Taken {
 struct ReadState {
     /// Sequence number the next frame must carry.
     expected_sequence: u64,
-    /// Credits owed to the writer, in ring order; each is paid once everything before it is.
-    pending: VecDeque<Credit>,
-    /// Ticket of `pending[0]`.
-    first_ticket: u64,
-}
-
-#[derive(Debug)]
-struct Credit {
-    bytes: u64,
-    released: bool,
-    /// Frames post `sem-r` when paid; skipped tails never do.
-    post: bool,
+    /// Space owed to the writer, in ring order; each credit is paid once everything before it is.
+    credits: Credits,
 }
 
 impl Reader {
@@ -137,8 +127,7 @@ impl Reader {
             wait: WaitStrategy::default(),
             state: SpinMutex::new(ReadState {
                 expected_sequence: 1,
-                pending: VecDeque::new(),
-                first_ticket: 0,
+                credits: Credits::default(),
             }),
         })
     }
@@ -207,16 +196,16 @@ impl Reader {
                 return Err(e);
             }
         };
-        let mut posts = 0;
+        let mut payment = Payment::default();
         if let Some(wrap) = wrap {
             // The frame after the wrap is valid: only now does the wrap take effect.
             if wrap.tail > 0 {
-                push_credit(&mut state, wrap.tail, false, true);
+                state.credits.push(wrap.tail, false, true);
             }
             if wrap.marker {
                 oieb.bump_read_count();
             }
-            posts = self.pay_credits(&mut state);
+            payment = self.pay(&mut state);
         }
         if header.sequence != state.expected_sequence {
             tracing::debug!(
@@ -234,9 +223,9 @@ impl Reader {
         });
         oieb.bump_read_count();
         state.expected_sequence = header.sequence + 1;
-        let ticket = push_credit(&mut state, total, true, false);
+        let ticket = state.credits.push(total, true, false);
         drop(state);
-        self.post_space(posts);
+        self.post_space(payment.posts);
         Ok(Taken {
             offset: self.payload_offset + (offset + HEADER) as usize,
             len: header.payload_size as usize,
@@ -331,29 +320,21 @@ impl Reader {
     /// Called by a dropped [`Frame`](crate::Frame): marks its credit released and pays what is now payable.
     pub(crate) fn release(&self, ticket: u64) {
         let mut state = self.state();
-        let index = ticket.wrapping_sub(state.first_ticket) as usize;
-        if let Some(credit) = state.pending.get_mut(index) {
-            credit.released = true;
-        }
-        let posts = self.pay_credits(&mut state);
+        state.credits.release(ticket);
+        let payment = self.pay(&mut state);
         drop(state);
-        self.post_space(posts);
+        self.post_space(payment.posts);
     }
 
-    /// Gives the writer back every released credit at the head of the queue, in ring order, so
-    /// the free space it sees is always contiguous with its write position. Returns how many
-    /// `sem-r` tokens the paid frames owe, for [`post_space`](Self::post_space) once the lock
-    /// is released.
-    fn pay_credits(&self, state: &mut ReadState) -> usize {
-        let oieb = self.oieb();
-        let mut posts = 0;
-        while state.pending.front().is_some_and(|c| c.released) {
-            let credit = state.pending.pop_front().expect("front exists");
-            state.first_ticket = state.first_ticket.wrapping_add(1);
-            oieb.add_free_bytes(credit.bytes);
-            posts += usize::from(credit.post);
+    /// Gives the writer back every released credit at the head of the queue, in one addition
+    /// to the free bytes; the `sem-r` posts it owes are for [`post_space`](Self::post_space)
+    /// once the lock is released.
+    fn pay(&self, state: &mut ReadState) -> Payment {
+        let payment = state.credits.pay();
+        if payment.bytes > 0 {
+            self.oieb().add_free_bytes(payment.bytes);
         }
-        posts
+        payment
     }
 
     /// Posts `sem-r` once per paid frame. A writer re-checks the free bytes after every token,
@@ -421,7 +402,7 @@ impl Reader {
     /// Frames handed out by [`Reader::read_frame`] whose space has not gone back to the writer
     /// yet (still held, or released after an older frame that is still held).
     pub fn outstanding_frames(&self) -> usize {
-        self.state().pending.iter().filter(|c| c.post).count()
+        self.state().credits.frames_owed()
     }
 
     /// Frames committed by writers but not yet taken by this reader (the `sem-w` value).
@@ -449,16 +430,6 @@ impl Abandon for Reader {
 struct Wrap {
     tail: u64,
     marker: bool,
-}
-
-fn push_credit(state: &mut ReadState, bytes: u64, post: bool, released: bool) -> u64 {
-    let ticket = state.first_ticket.wrapping_add(state.pending.len() as u64);
-    state.pending.push_back(Credit {
-        bytes,
-        released,
-        post,
-    });
-    ticket
 }
 
 fn acquire_lock(names: &ObjectNames) -> Result<FileLock> {
