@@ -48,6 +48,7 @@ mod roles;
 #[path = "../common/rounds.rs"]
 mod rounds;
 mod session;
+mod sleeps;
 
 use std::error::Error;
 use std::time::Duration;
@@ -56,7 +57,7 @@ use cases::{warm_frames, SizeCase, KIB, MIB};
 use job::{Job, Mode};
 use names::BufferNames;
 use options::Options;
-use report::Row;
+use report::{Row, SleepRow};
 use session::{one_thread, Pairing, Session, BASELINE, PAIRINGS, SPINNING};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
@@ -116,7 +117,7 @@ fn bench_case(
     mode: Mode,
     options: &Options,
     names: &mut BufferNames,
-) -> BoxResult<Vec<Row>> {
+) -> BoxResult<(Vec<Row>, Vec<SleepRow>)> {
     let case = format!("{} {}", size.label, mode.label());
     let frames = if options.bench {
         calibrate(size, mode, options, names)?
@@ -129,6 +130,7 @@ fn bench_case(
         frames,
     };
     let mut rows = Row::for_pairings(&case, &PAIRINGS, frames, size.len);
+    let mut sleeps: Vec<SleepRow> = PAIRINGS.iter().map(|&p| SleepRow::new(p)).collect();
     rounds::interleave(&mut rows, options.rounds, |row| {
         let name = names.fresh();
         let mut session =
@@ -136,10 +138,13 @@ fn bench_case(
         let elapsed = session
             .run(job)
             .map_err(|e| format!("{case} {}: {e}", row.pairing.label))?;
+        if let Some(counted) = sleeps.iter_mut().find(|s| s.pairing == row.pairing) {
+            counted.add(session.sleeps, frames);
+        }
         session.close()?;
         Ok(elapsed)
     })?;
-    Ok(rows)
+    Ok((rows, sleeps))
 }
 
 /// The blocking pairings of one case with both ends in this thread (spinning means nothing
@@ -183,8 +188,9 @@ fn run(options: &Options, names: &mut BufferNames) -> BoxResult<()> {
             if !options.selects(&format!("{} {}", size.label, mode.label())) {
                 continue;
             }
-            let rows = bench_case(size, mode, options, names)?;
+            let (rows, sleeps) = bench_case(size, mode, options, names)?;
             report::print_rows(&rows);
+            report::print_sleeps(&sleeps);
             all.extend(rows);
         }
     }

@@ -146,6 +146,11 @@ impl WriterProcess {
         Ok(stdin.flush()?)
     }
 
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A note on the child's state, for error messages.
     pub fn status(&mut self) -> String {
         format!(

@@ -10,6 +10,7 @@ use zerobuffer::{BufferConfig, Reader};
 use crate::bare::BareReader;
 use crate::job::{Job, Mode};
 use crate::roles::{source_data, AnyWriter, Side, WriterProcess};
+use crate::sleeps::{SleepCounter, Sleeps};
 use crate::{BoxResult, TIMEOUT};
 
 /// Who writes and who reads in a session.
@@ -123,6 +124,9 @@ pub struct Session {
     writer: WriterProcess,
     reader: AnyReader,
     sink: Vec<u8>,
+    counter: SleepCounter,
+    /// How often each side slept during the last job.
+    pub sleeps: Sleeps,
 }
 
 impl Session {
@@ -138,9 +142,11 @@ impl Session {
         let reader = AnyReader::create(pairing.reader, name, ring)?;
         let writer = WriterProcess::spawn(pairing.writer, name)?;
         let mut session = Session {
+            counter: SleepCounter::new(writer.pid()),
             writer,
             reader,
             sink: Vec::with_capacity(len),
+            sleeps: Sleeps::default(),
         };
         session.run(Job {
             mode: Mode::Copy,
@@ -150,8 +156,11 @@ impl Session {
         Ok(session)
     }
 
-    /// Sends `job` and times until the reader has taken and released its last frame.
+    /// Sends `job` and times until the reader has taken and released its last frame; counts
+    /// each side's sleeps (outside the timed part: the writer has nothing left to do once the
+    /// reader has its last frame).
     pub fn run(&mut self, job: Job) -> BoxResult<Duration> {
+        let before = self.counter.sample()?;
         let start = Instant::now();
         self.writer.send(job)?;
         let outcome = self.reader.drain(job, &mut self.sink);
@@ -159,6 +168,7 @@ impl Session {
         match outcome {
             Ok(sum) => {
                 black_box(sum);
+                self.sleeps = before.until(self.counter.sample()?);
                 Ok(elapsed)
             }
             Err(e) => Err(format!("{e} ({})", self.writer.status()).into()),
