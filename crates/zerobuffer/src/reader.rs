@@ -61,8 +61,18 @@ pub(crate) struct Taken {
     pub(crate) len: usize,
     /// The sequence number from its header.
     pub(crate) sequence: u64,
-    /// Its place among the credits owed to the writer, for [`Reader::release`].
-    pub(crate) ticket: u64,
+    /// How its space goes back to the writer, for [`Reader::settle`].
+    pub(crate) owed: Owed,
+}
+
+/// How a taken frame's space goes back to the writer when the frame is dropped.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Owed {
+    /// Its ticket in the credit queue: paid once every credit before it is.
+    Queued(u64),
+    /// These bytes, straight away: nothing was owed before it when it was taken and nothing
+    /// can be taken while it lives (it came through `&mut Reader`).
+    Direct(u64),
 }
 
 /// Reader-private bookkeeping (never in shared memory).
@@ -72,6 +82,16 @@ struct ReadState {
     expected_sequence: u64,
     /// Space owed to the writer, in ring order; each credit is paid once everything before it is.
     credits: Credits,
+}
+
+impl Default for ReadState {
+    /// A fresh buffer: the first frame carries sequence 1, nothing is owed.
+    fn default() -> Self {
+        ReadState {
+            expected_sequence: 1,
+            credits: Credits::default(),
+        }
+    }
 }
 
 impl Reader {
@@ -125,10 +145,7 @@ impl Reader {
             lock: Some(lock),
             abandoned: false,
             wait: WaitStrategy::default(),
-            state: SpinMutex::new(ReadState {
-                expected_sequence: 1,
-                credits: Credits::default(),
-            }),
+            state: SpinMutex::new(ReadState::default()),
         })
     }
 
@@ -165,8 +182,27 @@ impl Reader {
         self.shm.bytes(offset, len)
     }
 
-    /// Takes the next frame off the ring: where its data is, and its ticket for the release.
+    /// Takes the next frame off the ring: where its data is, and how its space goes back.
     pub(crate) fn take_next(&self, timeout: Duration) -> Result<Taken> {
+        self.wait_for_frame(timeout)?;
+        let mut state = self.state();
+        let taken = self.take_located(&mut state, false);
+        drop(state);
+        self.finish_take(taken)
+    }
+
+    /// [`take_next`](Self::take_next) for a caller that holds the reader exclusively: no lock,
+    /// and, when nothing is owed, no credit queued either (see [`Owed::Direct`]).
+    pub(crate) fn take_next_exclusive(&mut self, timeout: Duration) -> Result<Taken> {
+        self.wait_for_frame(timeout)?;
+        let mut state = std::mem::take(self.state.get_mut());
+        let taken = self.take_located(&mut state, true);
+        *self.state.get_mut() = state;
+        self.finish_take(taken)
+    }
+
+    /// Waits for the writer's `sem-w` token; a timeout or a writer gone is an error.
+    fn wait_for_frame(&self, timeout: Duration) -> Result<()> {
         let woken = self
             .wait
             .take(&self.sem_write, timeout)
@@ -184,18 +220,30 @@ impl Reader {
         {
             return Err(Error::WriterDead);
         }
-        let mut state = self.state();
-        let located = self.locate_next(state.expected_sequence);
-        let (offset, header, wrap) = match located {
-            Ok(found) => found,
-            Err(e) => {
-                drop(state);
-                // Nothing was consumed: give the token back so the semaphore still counts the
-                // unread frame, and every later read meets the same corrupt header.
-                let _ = self.sem_write.post();
-                return Err(e);
+        Ok(())
+    }
+
+    /// After the state is let go: posts what a wrap paid, or gives the token back on an error
+    /// (nothing was consumed, so the semaphore still counts the unread frame, and every later
+    /// read meets the same corrupt header).
+    fn finish_take(&self, taken: Result<(Taken, Payment)>) -> Result<Taken> {
+        match taken {
+            Ok((taken, payment)) => {
+                self.post_space(payment.posts);
+                Ok(taken)
             }
-        };
+            Err(e) => {
+                let _ = self.sem_write.post();
+                Err(e)
+            }
+        }
+    }
+
+    /// With the `sem-w` token taken: locates the frame, applies a wrap before it, advances the
+    /// read position and count, and records what the frame owes.
+    fn take_located(&self, state: &mut ReadState, exclusive: bool) -> Result<(Taken, Payment)> {
+        let oieb = self.oieb();
+        let (offset, header, wrap) = self.locate_next(state.expected_sequence)?;
         let mut payment = Payment::default();
         if let Some(wrap) = wrap {
             // The frame after the wrap is valid: only now does the wrap take effect.
@@ -205,7 +253,7 @@ impl Reader {
             if wrap.marker {
                 oieb.bump_read_count();
             }
-            payment = self.pay(&mut state);
+            payment = self.pay(state);
         }
         if header.sequence != state.expected_sequence {
             tracing::debug!(
@@ -223,15 +271,18 @@ impl Reader {
         });
         oieb.bump_read_count();
         state.expected_sequence = header.sequence + 1;
-        let ticket = state.credits.push(total, true, false);
-        drop(state);
-        self.post_space(payment.posts);
-        Ok(Taken {
+        let owed = if exclusive && state.credits.is_empty() {
+            Owed::Direct(total)
+        } else {
+            Owed::Queued(state.credits.push(total, true, false))
+        };
+        let taken = Taken {
             offset: self.payload_offset + (offset + HEADER) as usize,
             len: header.payload_size as usize,
             sequence: header.sequence,
-            ticket,
-        })
+            owed,
+        };
+        Ok((taken, payment))
     }
 
     /// Finds and validates the next frame without changing anything: follows a wrap marker or
@@ -317,8 +368,19 @@ impl Reader {
         Error::Timeout(timeout)
     }
 
-    /// Called by a dropped [`Frame`](crate::Frame): marks its credit released and pays what is now payable.
-    pub(crate) fn release(&self, ticket: u64) {
+    /// Called by a dropped frame: gives its space back, at once or once it is payable.
+    pub(crate) fn settle(&self, owed: Owed) {
+        match owed {
+            Owed::Queued(ticket) => self.release(ticket),
+            Owed::Direct(bytes) => {
+                self.oieb().add_free_bytes(bytes);
+                self.post_space(1);
+            }
+        }
+    }
+
+    /// Marks the credit of `ticket` released and pays what is now payable.
+    fn release(&self, ticket: u64) {
         let mut state = self.state();
         state.credits.release(ticket);
         let payment = self.pay(&mut state);

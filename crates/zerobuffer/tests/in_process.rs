@@ -315,3 +315,43 @@ fn wrap_marker_at_offset_zero_is_rejected() {
     );
     assert_eq!(reader.oieb_snapshot(), before);
 }
+
+/// `read_frame_exclusive` beside `read_frame` on one reader, through many wraps of a ring that
+/// does not divide by the frame sizes: every frame intact and in order, the space all back
+/// after each frame, and a frame forgotten (never released) still holding back the space
+/// behind it for exclusive reads too.
+#[test]
+fn exclusive_reads_mix_with_shared_ones_and_keep_the_ring_order() {
+    let name = unique_name("exclusive");
+    {
+        let mut reader = Reader::create(&name, BufferConfig::new(0, 4096)).unwrap();
+        let mut writer = Writer::connect(&name).unwrap();
+        for i in 0..600u64 {
+            let len = 100 + (i as usize * 37) % 900;
+            let seq = writer.write_frame(&frame_data(len, i + 1)).unwrap();
+            let frame = if i % 3 == 0 {
+                reader.read_frame(SECOND).unwrap()
+            } else {
+                reader.read_frame_exclusive(SECOND).unwrap()
+            };
+            assert_eq!(frame.sequence(), seq);
+            assert_eq!(first_frame_data_mismatch(&frame, seq), None);
+            drop(frame);
+            assert_eq!(
+                reader.oieb_snapshot().payload_free_bytes,
+                4096,
+                "frame {seq}"
+            );
+        }
+        let seq = writer.write_frame(&frame_data(1000, 601)).unwrap();
+        std::mem::forget(reader.read_frame(SECOND).unwrap());
+        writer.write_frame(&frame_data(1000, 602)).unwrap();
+        let frame = reader.read_frame_exclusive(SECOND).unwrap();
+        assert_eq!(frame.sequence(), seq + 1);
+        drop(frame);
+        let held = 2 * (1000 + 16);
+        assert_eq!(reader.oieb_snapshot().payload_free_bytes, 4096 - held);
+        assert_eq!(reader.outstanding_frames(), 2);
+    }
+    assert_clean(&name);
+}

@@ -15,9 +15,11 @@
 //! in place (`get_frame_buffer` + `copy_from_slice` + `commit` / bare in-place fill — the same
 //! memcpy, as in the throughput bench), the reader reads one byte of each 64-byte line.
 //!
-//! Each case runs five pairings with the same frame count, always across processes: this
+//! Each case runs six pairings with the same frame count, always across processes: this
 //! process reads (and creates the buffer), a child (this binary re-executed) writes.
-//! `bare -> bare` is the baseline; `our reader` is bare writer -> our reader; `our writer` is
+//! `bare -> bare` is the baseline; `our reader` is bare writer -> our reader (`read_frame`,
+//! `&self`: the reader may be shared between threads); `our reader, &mut` is the same through
+//! `read_frame_exclusive` (one place at a time, no lock); `our writer` is
 //! our writer -> bare reader; `ours end to end` is ours on both sides; `ours, spin-block` is
 //! ours on both sides with `WaitStrategy::spin_then_block()` (no goal: it shows what spinning
 //! first buys over any blocking implementation). Every session has its

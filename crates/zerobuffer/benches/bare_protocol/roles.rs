@@ -26,6 +26,8 @@ pub enum Side {
     Bare,
     /// The library with its default, [`WaitStrategy::Block`].
     Ours,
+    /// As `Ours`; as the reader it reads through `read_frame_exclusive` (`&mut`, no lock).
+    OursExclusive,
     /// The library with [`WaitStrategy::spin_then_block`]: what no blocking peer can do.
     OursSpinning,
 }
@@ -35,6 +37,7 @@ impl Side {
         match self {
             Side::Bare => "bare",
             Side::Ours => "ours",
+            Side::OursExclusive => "ours-exclusive",
             Side::OursSpinning => "ours-spin",
         }
     }
@@ -43,7 +46,7 @@ impl Side {
     pub fn wait_strategy(self) -> Option<WaitStrategy> {
         match self {
             Side::Bare => None,
-            Side::Ours => Some(WaitStrategy::Block),
+            Side::Ours | Side::OursExclusive => Some(WaitStrategy::Block),
             Side::OursSpinning => Some(WaitStrategy::spin_then_block()),
         }
     }
@@ -101,6 +104,7 @@ pub fn writer_main() -> Option<BoxResult<()>> {
     let side = match env::var(WRITER_KIND_ENV).as_deref() {
         Ok("bare") => Side::Bare,
         Ok("ours") => Side::Ours,
+        Ok("ours-exclusive") => Side::OursExclusive,
         Ok("ours-spin") => Side::OursSpinning,
         other => return Some(Err(format!("bad writer kind {other:?}").into())),
     };
