@@ -46,10 +46,11 @@ pub struct Reader {
     /// How [`Reader::read_frame`] waits for the writer's `sem-w` token.
     wait: WaitStrategy,
     /// Every read and release takes this lock once. Its release is a plain store, where a
-    /// sleeping mutex's is a second atomic read-modify-write: at 1 KiB frames, the two
-    /// round trips per frame of `std::sync::Mutex` were a fifth of the reader's cost. Nothing
-    /// holding it blocks or makes a system call (the semaphores are posted after it is
-    /// released), so a thread that finds it taken yields for a few hundred nanoseconds at most.
+    /// sleeping mutex's is a second atomic read-modify-write: with 1 KiB frames written and
+    /// read in one thread, the two round trips per frame of `std::sync::Mutex` were a fifth
+    /// of the time. Nothing holding it blocks, logs or makes a system call (semaphore posts
+    /// and the log line wait until it is released), so a thread that finds it taken yields for
+    /// a few hundred nanoseconds at most.
     state: SpinMutex<ReadState, Yield>,
 }
 
@@ -63,6 +64,15 @@ pub(crate) struct Taken {
     pub(crate) sequence: u64,
     /// How its space goes back to the writer, for [`Reader::settle`].
     pub(crate) owed: Owed,
+}
+
+/// What [`Reader::take_located`] did under the lock, to finish once it is released.
+struct Took {
+    taken: Taken,
+    /// Space a wrap before the frame gave back.
+    payment: Payment,
+    /// The sequence expected when the writer restarted at 1 instead (a new writer session).
+    restarted_after: Option<u64>,
 }
 
 /// How a taken frame's space goes back to the writer when the frame is dropped.
@@ -223,14 +233,21 @@ impl Reader {
         Ok(())
     }
 
-    /// After the state is let go: posts what a wrap paid, or gives the token back on an error
-    /// (nothing was consumed, so the semaphore still counts the unread frame, and every later
-    /// read meets the same corrupt header).
-    fn finish_take(&self, taken: Result<(Taken, Payment)>) -> Result<Taken> {
-        match taken {
-            Ok((taken, payment)) => {
-                self.post_space(payment.posts);
-                Ok(taken)
+    /// After the state is let go: posts what a wrap paid and logs a writer's restart, or gives
+    /// the token back on an error (nothing was consumed, so the semaphore still counts the
+    /// unread frame, and every later read meets the same corrupt header).
+    fn finish_take(&self, took: Result<Took>) -> Result<Taken> {
+        match took {
+            Ok(took) => {
+                self.post_space(took.payment.posts);
+                if let Some(expected) = took.restarted_after {
+                    tracing::debug!(
+                        buffer = self.name(),
+                        expected,
+                        "writer restarted at sequence 1 (new writer session)"
+                    );
+                }
+                Ok(took.taken)
             }
             Err(e) => {
                 let _ = self.sem_write.post();
@@ -241,7 +258,7 @@ impl Reader {
 
     /// With the `sem-w` token taken: locates the frame, applies a wrap before it, advances the
     /// read position and count, and records what the frame owes.
-    fn take_located(&self, state: &mut ReadState, exclusive: bool) -> Result<(Taken, Payment)> {
+    fn take_located(&self, state: &mut ReadState, exclusive: bool) -> Result<Took> {
         let oieb = self.oieb();
         let (offset, header, wrap) = self.locate_next(state.expected_sequence)?;
         let mut payment = Payment::default();
@@ -255,13 +272,8 @@ impl Reader {
             }
             payment = self.pay(state);
         }
-        if header.sequence != state.expected_sequence {
-            tracing::debug!(
-                buffer = self.name(),
-                expected = state.expected_sequence,
-                "writer restarted at sequence 1 (new writer session)"
-            );
-        }
+        let restarted_after =
+            (header.sequence != state.expected_sequence).then_some(state.expected_sequence);
         let total = HEADER + header.payload_size;
         let next = offset + total;
         oieb.set_read_pos(if next >= self.payload_size {
@@ -282,7 +294,11 @@ impl Reader {
             sequence: header.sequence,
             owed,
         };
-        Ok((taken, payment))
+        Ok(Took {
+            taken,
+            payment,
+            restarted_after,
+        })
     }
 
     /// Finds and validates the next frame without changing anything: follows a wrap marker or
