@@ -36,6 +36,7 @@ impl Credits {
     /// Queues a credit of `bytes` behind all others and returns its ticket. A frame's credit
     /// starts unreleased and posts `sem-r` when paid; a skipped tail is released at once and
     /// posts nothing.
+    #[inline]
     pub(crate) fn push(&mut self, bytes: u64, post: bool, released: bool) -> u64 {
         let ticket = self
             .first_ticket
@@ -49,6 +50,7 @@ impl Credits {
     }
 
     /// Marks the credit of `ticket` released; a ticket already paid or never given is ignored.
+    #[inline]
     pub(crate) fn release(&mut self, ticket: u64) {
         let index = ticket.wrapping_sub(self.first_ticket) as usize;
         if let Some(credit) = index
@@ -60,6 +62,7 @@ impl Credits {
     }
 
     /// Removes every released credit at the head and returns what they come to.
+    #[inline]
     pub(crate) fn pay(&mut self) -> Payment {
         let mut payment = Payment::default();
         while let Some(credit) = self.queue.get(self.head).filter(|c| c.released) {
@@ -79,6 +82,7 @@ impl Credits {
     }
 
     /// True when nothing is owed.
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.head == self.queue.len()
     }

@@ -89,7 +89,8 @@ impl Reader {
     /// `&mut` borrow proves that no other frame of this reader is alive (a [`Frame`] borrows
     /// the reader, an [`OwnedFrame`](crate::OwnedFrame) shares it), so the read takes no lock
     /// and the frame gives its space straight back when dropped, without the credit queue.
-    /// At 1 KiB frames that is about a tenth of the reader's cost. One frame at a time;
+    /// With 1 KiB frames written and read in one thread that is a sixth less time per frame
+    /// (60 → 50 ns, the bare protocol's steps taking 48). One frame at a time;
     /// errors, sequence checks and the order in which space returns are those of `read_frame`.
     #[inline]
     pub fn read_frame_exclusive(&mut self, timeout: Duration) -> Result<Frame<'_>> {

@@ -38,6 +38,7 @@ mod inspect;
 pub mod layout;
 mod lock;
 mod names;
+mod next_frame;
 mod oieb;
 mod owned;
 mod process;

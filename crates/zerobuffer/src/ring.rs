@@ -44,6 +44,7 @@ pub(crate) enum Unplaceable {
 /// Unlike upstream, a frame that would leave a 1–15 byte tail (which older readers mis-parse)
 /// wraps early instead when it also fits at offset 0. A stored write position equal to `size`
 /// (left by a C++ or Python writer) counts as a wrap with an empty tail.
+#[inline]
 pub(crate) fn place(size: u64, write_pos: u64, len: u64) -> Result<Placement, Unplaceable> {
     let total = len + HEADER;
     if total > size {

@@ -107,12 +107,19 @@ impl NamedSemaphore {
     }
 
     /// Waits up to `timeout` for a token; `Ok(false)` on timeout. Retries on EINTR.
+    #[inline]
     pub fn wait(&self, timeout: Duration) -> io::Result<bool> {
         // A token already there is taken without reading the clock: on a busy ring that is
         // most waits, and the deadline below costs more than the take.
         if self.try_wait()? {
             return Ok(true);
         }
+        self.wait_for_token(timeout)
+    }
+
+    /// [`wait`](Self::wait) once no token was there: sleeps in `sem_timedwait` until one
+    /// comes or `timeout` passes (kept out of line, away from the inlined take).
+    fn wait_for_token(&self, timeout: Duration) -> io::Result<bool> {
         if timeout.is_zero() {
             return Ok(false);
         }

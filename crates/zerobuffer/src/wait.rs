@@ -50,7 +50,17 @@ impl WaitStrategy {
     }
 
     /// Takes one token of `sem` within `timeout`; `Ok(false)` when none came in time.
+    #[inline]
     pub(crate) fn take(self, sem: &NamedSemaphore, timeout: Duration) -> io::Result<bool> {
+        match self {
+            WaitStrategy::Block => sem.wait(timeout),
+            spinning => spinning.take_spinning(sem, timeout),
+        }
+    }
+
+    /// [`take`](Self::take) for the spinning strategies, out of line: blocking, the default,
+    /// is a `sem_trywait` inlined into every read and write.
+    fn take_spinning(self, sem: &NamedSemaphore, timeout: Duration) -> io::Result<bool> {
         match self {
             WaitStrategy::Block => sem.wait(timeout),
             WaitStrategy::SpinThenBlock(spin) => {

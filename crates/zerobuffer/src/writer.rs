@@ -122,6 +122,7 @@ impl Writer {
         &self.names.buffer
     }
 
+    #[inline]
     fn oieb(&self) -> Oieb<'_> {
         Oieb::new(&self.shm)
     }
@@ -224,6 +225,7 @@ impl Writer {
 
     /// Finds room for a frame of `len` bytes, waiting for space; returns where it goes and
     /// where its data starts in the segment. Changes nothing the reader can see.
+    #[inline]
     pub(crate) fn reserve(&mut self, len: usize) -> Result<(Placement, usize)> {
         if len == 0 {
             return Err(Error::ZeroSizeFrame);
@@ -262,13 +264,19 @@ impl Writer {
     }
 
     /// Waits until the free bytes cover `required`, in slices that check on the reader.
+    #[inline]
     fn wait_for_space(&self, required: u64) -> Result<()> {
-        let oieb = self.oieb();
         // The common case, without reading the clock: the space is there already (`reserve`
         // has just checked the reader).
-        if oieb.payload_free_bytes() >= required {
+        if self.oieb().payload_free_bytes() >= required {
             return Ok(());
         }
+        self.sleep_for_space(required)
+    }
+
+    /// [`wait_for_space`](Self::wait_for_space) once the space was not there, out of line.
+    fn sleep_for_space(&self, required: u64) -> Result<()> {
+        let oieb = self.oieb();
         let deadline = Instant::now() + self.write_timeout;
         loop {
             let reader = oieb.reader_pid();
@@ -295,6 +303,7 @@ impl Writer {
     }
 
     /// Publishes a reserved frame: wrap step, header, positions, free bytes, count, `sem-w`.
+    #[inline]
     pub(crate) fn publish(&mut self, placement: Placement, len: usize) -> u64 {
         let oieb = self.oieb();
         let size = self.payload_size;
@@ -325,10 +334,16 @@ impl Writer {
         oieb.bump_written_count();
         fence(Ordering::Release);
         if let Err(e) = self.sem_write.post() {
-            tracing::error!(buffer = self.name(), error = %e, "sem_post(sem-w) failed");
+            self.report_failed_post(&e);
         }
         self.next_sequence += 1;
         sequence
+    }
+
+    /// Out of line: the log call would otherwise weigh on every commit.
+    #[cold]
+    fn report_failed_post(&self, error: &io::Error) {
+        tracing::error!(buffer = self.name(), %error, "sem_post(sem-w) failed");
     }
 }
 
