@@ -26,7 +26,8 @@
 //! own buffer and first sends two rings' worth of frames untimed; the time runs from sending
 //! the job until the reader has taken and released the last frame. Rounds interleave the
 //! pairings (order rotated each round); rows show the median time, and each ratio is the
-//! median of the per-round ratios (see `report.rs`). Nothing asserts on time.
+//! median of the per-round ratios (see `report.rs`). Nothing asserts on time. The reader
+//! (this process) and the writer child each run on a core of their own (`common/cores.rs`).
 //!
 //! A second table runs the same cases (blocking pairings) with both ends in this thread, one
 //! frame written then read: no hand-off between cores and no sleeping, so its ratios are each
@@ -39,6 +40,8 @@ mod bare;
 mod cases;
 #[path = "../common/child.rs"]
 mod child;
+#[path = "../common/cores.rs"]
+mod cores;
 #[path = "../common/job.rs"]
 mod job;
 #[path = "../common/names.rs"]
@@ -220,6 +223,7 @@ fn main() -> BoxResult<()> {
         return outcome;
     }
     let options = Options::parse(BENCH_ROUNDS);
+    let placement = cores::Placement::apply()?;
     let budget = if options.bench {
         format!("{:.2} s per row", options.seconds)
     } else {
@@ -227,8 +231,9 @@ fn main() -> BoxResult<()> {
     };
     println!(
         "zerobuffer bare_protocol: ours vs a bare-protocol baseline, across processes; \
-         {budget} in {} round(s); median; payload bytes only",
-        options.rounds
+         {budget} in {} round(s); median; payload bytes only; {}",
+        options.rounds,
+        placement.describe()
     );
     let mut names = BufferNames::new("bare");
     let outcome = run(&options, &mut names);

@@ -10,8 +10,8 @@ use std::time::Duration;
 use zerobuffer::{WaitStrategy, Writer};
 
 use crate::bare::BareWriter;
-use crate::child;
 use crate::job::{Job, Mode};
+use crate::{child, cores};
 use crate::{BoxResult, TIMEOUT};
 
 /// Set in the child's environment to the buffer name it should write to.
@@ -112,6 +112,7 @@ pub fn writer_main() -> Option<BoxResult<()>> {
 }
 
 fn write_jobs(side: Side, name: &str) -> BoxResult<()> {
+    cores::pin_child_from_env()?;
     let mut writer = AnyWriter::connect(side, name)?;
     let mut source = Vec::new();
     for line in io::stdin().lock().lines() {
@@ -134,7 +135,7 @@ pub struct WriterProcess {
 
 impl WriterProcess {
     pub fn spawn(side: Side, name: &str) -> BoxResult<WriterProcess> {
-        let mut child = Command::new(env::current_exe()?)
+        let mut child = cores::place_child(&mut Command::new(env::current_exe()?))
             .env(WRITER_ENV, name)
             .env(WRITER_KIND_ENV, side.label())
             .stdin(Stdio::piped())
