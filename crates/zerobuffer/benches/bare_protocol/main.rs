@@ -233,7 +233,7 @@ fn main() -> BoxResult<()> {
         "zerobuffer bare_protocol: ours vs a bare-protocol baseline, across processes; \
          {budget} in {} round(s); median; payload bytes only; {}",
         options.rounds,
-        placement.describe()
+        placement.describe("reader", "writer")
     );
     let mut names = BufferNames::new("bare");
     let outcome = run(&options, &mut names);

@@ -49,11 +49,11 @@ impl Placement {
         Ok(Placement::Pinned { parent, child })
     }
 
-    /// One line for the bench's header.
-    pub fn describe(&self) -> String {
+    /// Words for the bench's header, naming the parent's and the child's roles.
+    pub fn describe(&self, parent_role: &str, child_role: &str) -> String {
         match self {
             Placement::Pinned { parent, child } => {
-                format!("reader pinned to CPU {parent}, writer to CPU {child}")
+                format!("{parent_role} pinned to CPU {parent}, {child_role} to CPU {child}")
             }
             Placement::Free(why) => format!("processes not pinned ({why})"),
         }

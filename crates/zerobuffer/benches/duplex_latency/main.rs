@@ -40,6 +40,8 @@
 
 #[path = "../common/child.rs"]
 mod child;
+#[path = "../common/cores.rs"]
+mod cores;
 mod processes;
 mod server;
 mod stats;
@@ -321,10 +323,13 @@ fn session(scale: Scale, tag: &str, wait: WaitStrategy) -> BoxResult<(Vec<Stats>
 }
 
 fn run(scale: Scale, tag: &str) -> BoxResult<()> {
+    // Counted before pinning: the count follows this process's affinity.
     let cpus = thread::available_parallelism().map_or(0, |n| n.get());
+    let placement = cores::Placement::apply()?;
     println!(
-        "zerobuffer duplex round trip, client and echo server in two processes ({cpus} CPUs); \
+        "zerobuffer duplex round trip, client and echo server in two processes ({cpus} CPUs, {}); \
          request ring {} MiB, response ring 256 MiB; {ROUNDS} interleaved rounds{}",
+        placement.describe("client", "server"),
         REQUEST_RING / MIB,
         match scale {
             Scale::Full => "",

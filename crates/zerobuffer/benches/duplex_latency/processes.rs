@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use zerobuffer::duplex::request_buffer_name;
 use zerobuffer::{NamedSemaphore, WaitStrategy};
 
-use crate::child;
+use crate::{child, cores};
 use crate::{BoxResult, CHANNEL_ENV, PING_ENV, PONG_ENV, ROLE_ENV, SLICE, TIMEOUT, WAIT_ENV};
 
 /// The ping/pong semaphores; their names are unlinked once the server holds them, or on drop.
@@ -59,7 +59,7 @@ impl ServerProcess {
         pong: &str,
         wait: WaitStrategy,
     ) -> BoxResult<ServerProcess> {
-        let mut child = Command::new(env::current_exe()?)
+        let mut child = cores::place_child(&mut Command::new(env::current_exe()?))
             .env(ROLE_ENV, "server")
             .env(WAIT_ENV, wait.to_string())
             .env(CHANNEL_ENV, channel)

@@ -8,9 +8,13 @@ use std::thread;
 
 use zerobuffer::{BufferConfig, DuplexServer, NamedSemaphore, ProcessingMode, WaitStrategy};
 
-use crate::{BoxResult, CHANNEL_ENV, METADATA, PING_ENV, PONG_ENV, REQUEST_RING, SLICE, WAIT_ENV};
+use crate::{
+    cores, BoxResult, CHANNEL_ENV, METADATA, PING_ENV, PONG_ENV, REQUEST_RING, SLICE, WAIT_ENV,
+};
 
 pub fn server_process() -> BoxResult<()> {
+    // Before any thread starts: the threads below inherit the CPU.
+    cores::pin_child_from_env()?;
     let channel = env::var(CHANNEL_ENV)?;
     let wait: WaitStrategy = env::var(WAIT_ENV)?.parse()?;
     let ping = NamedSemaphore::open(&env::var(PING_ENV)?)?;
