@@ -53,6 +53,7 @@ mod roles;
 #[path = "../common/rounds.rs"]
 mod rounds;
 mod session;
+#[path = "../common/sleeps.rs"]
 mod sleeps;
 
 use std::error::Error;
@@ -62,8 +63,9 @@ use cases::{warm_frames, SizeCase, KIB, MIB};
 use job::{Job, Mode};
 use names::BufferNames;
 use options::Options;
-use report::{Row, SleepRow};
+use report::Row;
 use session::{one_thread, Pairing, Session, BASELINE, PAIRINGS, SPINNING};
+use sleeps::{print_sleeps, SleepRow};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -122,7 +124,7 @@ fn bench_case(
     mode: Mode,
     options: &Options,
     names: &mut BufferNames,
-) -> BoxResult<(Vec<Row>, Vec<SleepRow>)> {
+) -> BoxResult<(Vec<Row>, Vec<SleepRow<Pairing>>)> {
     let case = format!("{} {}", size.label, mode.label());
     let frames = if options.bench {
         calibrate(size, mode, options, names)?
@@ -135,7 +137,7 @@ fn bench_case(
         frames,
     };
     let mut rows = Row::for_pairings(&case, &PAIRINGS, frames, size.len);
-    let mut sleeps: Vec<SleepRow> = PAIRINGS.iter().map(|&p| SleepRow::new(p)).collect();
+    let mut sleeps: Vec<SleepRow<Pairing>> = PAIRINGS.iter().map(|&p| SleepRow::new(p)).collect();
     rounds::interleave(&mut rows, options.rounds, |row| {
         let name = names.fresh();
         let mut session =
@@ -195,7 +197,7 @@ fn run(options: &Options, names: &mut BufferNames) -> BoxResult<()> {
             }
             let (rows, sleeps) = bench_case(size, mode, options, names)?;
             report::print_rows(&rows);
-            report::print_sleeps(&sleeps);
+            print_sleeps(&sleeps);
             all.extend(rows);
         }
     }

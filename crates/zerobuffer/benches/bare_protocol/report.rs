@@ -3,7 +3,6 @@
 
 use crate::rounds::{self, median};
 use crate::session::{Pairing, BASELINE, SPINNING};
-use crate::sleeps::Sleeps;
 
 /// The informational goal: at most 10% slower than the bare protocol.
 const GOAL: f64 = 1.10;
@@ -58,53 +57,4 @@ pub fn print_goals(rows: &[Row]) {
         );
     }
     println!("goal ≤ {GOAL:.2}x met by {met} of {goals} blocking rows");
-}
-
-/// One pairing's sleeps per 1000 frames, reader and writer, one pair per round.
-pub struct SleepRow {
-    pub pairing: Pairing,
-    reader: Vec<f64>,
-    writer: Vec<f64>,
-}
-
-impl SleepRow {
-    pub fn new(pairing: Pairing) -> SleepRow {
-        SleepRow {
-            pairing,
-            reader: Vec::new(),
-            writer: Vec::new(),
-        }
-    }
-
-    /// Records one round's `sleeps` over a job of `frames` frames.
-    pub fn add(&mut self, sleeps: Sleeps, frames: u64) {
-        let per_kilo = |n: u64| n as f64 * 1000.0 / frames.max(1) as f64;
-        self.reader.push(per_kilo(sleeps.reader));
-        self.writer.push(per_kilo(sleeps.writer));
-    }
-}
-
-/// One line under a case's rows: how often each side slept, median and range of the rounds.
-/// Each job also costs the writer one sleep of its own: waiting on its stdin for the next.
-pub fn print_sleeps(rows: &[SleepRow]) {
-    let range = |v: &[f64]| {
-        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        format!("{:.1} ({min:.1}-{max:.1})", median(v))
-    };
-    let cells: Vec<String> = rows
-        .iter()
-        .filter(|r| !r.reader.is_empty())
-        .map(|r| {
-            format!(
-                "{}: r {} w {}",
-                r.pairing.label,
-                range(&r.reader),
-                range(&r.writer)
-            )
-        })
-        .collect();
-    if !cells.is_empty() {
-        println!("  sleeps per 1000 frames: {}", cells.join("; "));
-    }
 }

@@ -168,7 +168,7 @@ impl Session {
         let reader = AnyReader::create(pairing.reader, name, ring)?;
         let writer = WriterProcess::spawn(pairing.writer, name)?;
         let mut session = Session {
-            counter: SleepCounter::new(writer.pid()),
+            counter: SleepCounter::this_thread_and(writer.pid()),
             writer,
             reader,
             sink: Vec::with_capacity(len),

@@ -13,12 +13,16 @@
 //! checks its length, adds its first and last byte and releases it (the same minimal work in
 //! Python and in Rust). Throughput counts payload bytes only.
 //!
-//! Each case runs four pairings with the same frame count, each in its own two processes: a
+//! Each case runs five pairings with the same frame count, each in its own two processes: a
 //! reader (which creates the buffer) and a writer, either `peer.py` under the venv's Python
 //! or this binary re-executed as our `Reader` / `Writer` (`roles.rs`); this process only
-//! coordinates them over stdin/stdout lines. `python -> python` is the baseline;
-//! `python -> our reader` and `our writer -> python` swap one side for ours; `ours -> ours`
-//! is ours on both sides.
+//! coordinates them over stdin/stdout lines, and pins the reader to one core and the writer
+//! to another (`common/cores.rs`). `python -> python` is the baseline; `python -> our
+//! reader` and `our writer -> python` swap one side for ours; `our spinning writer ->
+//! python` is ours with `WaitStrategy::spin_then_block()`; `ours -> ours` is ours on both
+//! sides. Under each case a line gives each side's sleeps per 1000 frames (`common/sleeps.rs`):
+//! a writer faster than its reader sleeps on every frame it finds no room for, and the
+//! reader's release then has to wake it.
 //!
 //! Timing excludes interpreter start-up and buffer creation: every session has its own buffer;
 //! the reader creates it and says `ready`, the writer connects and says `ready`, then two
@@ -45,6 +49,8 @@
 mod cases;
 #[path = "../common/child.rs"]
 mod child;
+#[path = "../common/cores.rs"]
+mod cores;
 #[path = "../common/names.rs"]
 mod names;
 #[path = "../common/options.rs"]
@@ -56,6 +62,8 @@ mod roles;
 #[path = "../common/rounds.rs"]
 mod rounds;
 mod session;
+#[path = "../common/sleeps.rs"]
+mod sleeps;
 #[path = "../common/svg.rs"]
 mod svg;
 
@@ -63,11 +71,13 @@ use std::error::Error;
 use std::time::Duration;
 
 use cases::{warm_frames, SizeCase, FRAME_HEADER, KIB, MIB};
+use cores::Placement;
 use names::BufferNames;
 use options::Options;
 use python::PythonPeer;
 use report::Row;
 use session::{Pairing, Session, BASELINE, PAIRINGS};
+use sleeps::{print_sleeps, SleepRow, Sleeps};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -119,62 +129,82 @@ const _: () = {
 fn calibrate(
     size: &SizeCase,
     peer: &PythonPeer,
+    placement: Placement,
     options: &Options,
     names: &mut BufferNames,
 ) -> BoxResult<u64> {
     let per_round = options.seconds / options.rounds as f64;
     let warm = warm_frames(size);
-    let mut session = Session::open(BASELINE, peer, &names.fresh(), size.ring, size.len, warm)?;
-    let frames = rounds::calibrate_frames(per_round, warm, |frames| session.run(frames))?;
+    let name = names.fresh();
+    let mut session = Session::open(BASELINE, peer, placement, &name, size.ring, size.len, warm)?;
+    let frames = rounds::calibrate_frames(per_round, warm, |frames| {
+        session.run(frames).map(|(elapsed, _)| elapsed)
+    })?;
     session.close()?;
     Ok(frames.max(SMOKE_FRAMES))
 }
 
-/// One round of one pairing: a fresh session, warmed up, one timed job of `frames` frames.
+/// One round of one pairing: a fresh session, warmed up, one timed job of `frames` frames,
+/// and how often each side slept in it.
 fn timed_session(
     pairing: Pairing,
     size: &SizeCase,
     frames: u64,
     peer: &PythonPeer,
+    placement: Placement,
     name: &str,
-) -> BoxResult<Duration> {
+) -> BoxResult<(Duration, Sleeps)> {
     let warm = warm_frames(size);
-    let mut session = Session::open(pairing, peer, name, size.ring, size.len, warm)?;
-    let elapsed = session.run(frames)?;
+    let mut session = Session::open(pairing, peer, placement, name, size.ring, size.len, warm)?;
+    let timed = session.run(frames)?;
     session.close()?;
-    Ok(elapsed)
+    Ok(timed)
 }
 
 /// All four pairings of one case, interleaved over the rounds.
 fn bench_case(
     size: &SizeCase,
     peer: &PythonPeer,
+    placement: Placement,
     options: &Options,
     names: &mut BufferNames,
-) -> BoxResult<Vec<Row>> {
+) -> BoxResult<(Vec<Row>, Vec<SleepRow<Pairing>>)> {
     let case = format!("{} copy", size.label);
     let frames = if options.bench {
-        calibrate(size, peer, options, names).map_err(|e| format!("{case} calibration: {e}"))?
+        calibrate(size, peer, placement, options, names)
+            .map_err(|e| format!("{case} calibration: {e}"))?
     } else {
         SMOKE_FRAMES
     };
     let mut rows = Row::for_pairings(&case, &PAIRINGS, frames, size.len);
+    let mut sleeps: Vec<SleepRow<Pairing>> = PAIRINGS.iter().map(|&p| SleepRow::new(p)).collect();
     rounds::interleave(&mut rows, options.rounds, |row| {
-        timed_session(row.pairing, size, frames, peer, &names.fresh())
-            .map_err(|e| format!("{case} {}: {e}", row.pairing.label).into())
+        let (elapsed, slept) =
+            timed_session(row.pairing, size, frames, peer, placement, &names.fresh())
+                .map_err(|e| format!("{case} {}: {e}", row.pairing.label))?;
+        if let Some(counted) = sleeps.iter_mut().find(|s| s.pairing == row.pairing) {
+            counted.add(slept, frames);
+        }
+        Ok(elapsed)
     })?;
-    Ok(rows)
+    Ok((rows, sleeps))
 }
 
-fn run(peer: &PythonPeer, options: &Options, names: &mut BufferNames) -> BoxResult<()> {
+fn run(
+    peer: &PythonPeer,
+    placement: Placement,
+    options: &Options,
+    names: &mut BufferNames,
+) -> BoxResult<()> {
     report::print_header();
     let mut all = Vec::new();
     for size in &SIZES {
         if !options.selects(&format!("{} copy", size.label)) {
             continue;
         }
-        let rows = bench_case(size, peer, options, names)?;
+        let (rows, sleeps) = bench_case(size, peer, placement, options, names)?;
         report::print_rows(&rows);
+        print_sleeps(&sleeps);
         all.push((size.label, rows));
     }
     report::chart(&all, &peer.version)?;
@@ -196,6 +226,7 @@ fn main() -> BoxResult<()> {
         }
     };
     let options = Options::parse(BENCH_ROUNDS);
+    let placement = Placement::choose()?;
     let budget = if options.bench {
         format!("{:.2} s per row", options.seconds)
     } else {
@@ -203,11 +234,13 @@ fn main() -> BoxResult<()> {
     };
     println!(
         "zerobuffer python_peer: ours vs the Python peer (zerobuffer-ipc {}), across processes; \
-         {budget} in {} round(s); median; payload bytes only",
-        peer.version, options.rounds
+         {budget} in {} round(s); median; payload bytes only; {}",
+        peer.version,
+        options.rounds,
+        placement.describe("reader", "writer")
     );
     let mut names = BufferNames::new("py");
-    let outcome = run(&peer, &options, &mut names);
+    let outcome = run(&peer, placement, &options, &mut names);
     names.warn_about_leftovers();
     outcome
 }

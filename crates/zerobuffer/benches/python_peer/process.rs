@@ -49,6 +49,11 @@ impl EndpointProcess {
         })
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn send(&mut self, line: &str) -> BoxResult<()> {
         let stdin = self.stdin.as_mut().ok_or("stdin already closed")?;
         if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {

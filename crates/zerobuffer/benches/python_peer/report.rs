@@ -11,7 +11,7 @@ pub type Row = rounds::Row<Pairing>;
 /// The table's shape; its ratios are to the Python peer on both ends.
 const TABLE: rounds::Table = rounds::Table {
     case_width: 11,
-    pairing_width: 21,
+    pairing_width: 30,
     ratio_digits: 3,
     baseline: "python -> python, below 1 is faster",
 };

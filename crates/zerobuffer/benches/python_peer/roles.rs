@@ -14,12 +14,14 @@ use std::env;
 use std::hint::black_box;
 use std::io::{self, BufRead, Write};
 
-use zerobuffer::{BufferConfig, Reader, Writer};
+use zerobuffer::{BufferConfig, Reader, WaitStrategy, Writer};
 
 use crate::{BoxResult, TIMEOUT};
 
 /// Set (to `1`) in the environment of a re-executed endpoint.
 pub const CHILD_ENV: &str = "ZEROBUFFER_BENCH_PYTHON_PEER_CHILD";
+/// The child's [`WaitStrategy`], as `Display` writes it.
+pub const WAIT_ENV: &str = "ZEROBUFFER_BENCH_PYTHON_PEER_WAIT";
 
 /// Frame contents, as `peer.py` makes them: byte `i` is `((i * 31) >> 3) % 256`.
 pub fn source_data(len: usize) -> Vec<u8> {
@@ -44,11 +46,19 @@ pub fn child_main() -> Option<BoxResult<()>> {
 
 fn run_role(args: &[String]) -> BoxResult<()> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
+    let wait: WaitStrategy = match env::var(WAIT_ENV) {
+        Ok(text) => text.parse()?,
+        Err(_) => WaitStrategy::Block,
+    };
     match words.as_slice() {
-        ["read", name, metadata, payload, len] => {
-            read_role(name, metadata.parse()?, payload.parse()?, len.parse()?)
-        }
-        ["write", name, len] => write_role(name, len.parse()?),
+        ["read", name, metadata, payload, len] => read_role(
+            name,
+            metadata.parse()?,
+            payload.parse()?,
+            len.parse()?,
+            wait,
+        ),
+        ["write", name, len] => write_role(name, len.parse()?, wait),
         _ => Err(format!("bad endpoint arguments {args:?}").into()),
     }
 }
@@ -70,8 +80,15 @@ fn jobs(word: &'static str) -> impl Iterator<Item = BoxResult<u64>> {
     })
 }
 
-fn read_role(name: &str, metadata: usize, payload: usize, len: usize) -> BoxResult<()> {
-    let reader = Reader::create(name, BufferConfig::new(metadata, payload))?;
+fn read_role(
+    name: &str,
+    metadata: usize,
+    payload: usize,
+    len: usize,
+    wait: WaitStrategy,
+) -> BoxResult<()> {
+    let mut reader = Reader::create(name, BufferConfig::new(metadata, payload))?;
+    reader.set_wait_strategy(wait);
     say("ready")?;
     for frames in jobs("read") {
         let frames = frames?;
@@ -97,9 +114,10 @@ fn read_frames(reader: &Reader, frames: u64, len: usize) -> BoxResult<u64> {
     Ok(total)
 }
 
-fn write_role(name: &str, len: usize) -> BoxResult<()> {
+fn write_role(name: &str, len: usize, wait: WaitStrategy) -> BoxResult<()> {
     let mut writer = Writer::connect(name)?;
     writer.set_write_timeout(TIMEOUT);
+    writer.set_wait_strategy(wait);
     let source = source_data(len);
     say("ready")?;
     for frames in jobs("go") {

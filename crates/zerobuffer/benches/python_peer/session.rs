@@ -5,16 +5,24 @@ use std::env;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use zerobuffer::WaitStrategy;
+
+use crate::cores::Placement;
 use crate::process::EndpointProcess;
 use crate::python::PythonPeer;
-use crate::roles::{self, CHILD_ENV};
+use crate::roles::{self, CHILD_ENV, WAIT_ENV};
+use crate::sleeps::{SleepCounter, Sleeps};
 use crate::{BoxResult, METADATA};
 
 /// Which implementation plays a role.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Side {
     Python,
+    /// The library with its default, [`WaitStrategy::Block`] (what every peer does).
     Ours,
+    /// The library with [`WaitStrategy::spin_then_block`]: a writer that meets a slower reader
+    /// without sleeping, so the reader's release never has to wake it.
+    OursSpinning,
 }
 
 impl Side {
@@ -22,6 +30,7 @@ impl Side {
         match self {
             Side::Python => format!("python {role}"),
             Side::Ours => format!("our {role}"),
+            Side::OursSpinning => format!("our spinning {role}"),
         }
     }
 }
@@ -41,7 +50,7 @@ impl crate::rounds::Labelled for Pairing {
 }
 
 /// The baseline first; the order is rotated between rounds.
-pub const PAIRINGS: [Pairing; 4] = [
+pub const PAIRINGS: [Pairing; 5] = [
     Pairing {
         writer: Side::Python,
         reader: Side::Python,
@@ -56,6 +65,11 @@ pub const PAIRINGS: [Pairing; 4] = [
         writer: Side::Ours,
         reader: Side::Python,
         label: "our writer -> python",
+    },
+    Pairing {
+        writer: Side::OursSpinning,
+        reader: Side::Python,
+        label: "our spinning writer -> python",
     },
     Pairing {
         writer: Side::Ours,
@@ -75,9 +89,17 @@ fn endpoint(side: Side, peer: &PythonPeer, args: &[String]) -> BoxResult<Command
             command.arg(&peer.script).args(args);
             command
         }
-        Side::Ours => {
+        Side::Ours | Side::OursSpinning => {
+            let wait = if side == Side::OursSpinning {
+                WaitStrategy::spin_then_block()
+            } else {
+                WaitStrategy::Block
+            };
             let mut command = Command::new(env::current_exe()?);
-            command.env(CHILD_ENV, "1").args(args);
+            command
+                .env(CHILD_ENV, "1")
+                .env(WAIT_ENV, wait.to_string())
+                .args(args);
             command
         }
     })
@@ -87,6 +109,8 @@ fn endpoint(side: Side, peer: &PythonPeer, args: &[String]) -> BoxResult<Command
 /// kills both and removes what they left of the buffer.
 pub struct Session {
     name: String,
+    /// Counts both endpoints' sleeps over a job, once both run.
+    counter: Option<SleepCounter>,
     writer: Option<EndpointProcess>,
     reader: Option<EndpointProcess>,
     /// What the reader's sum of first and last bytes must be, per frame.
@@ -100,6 +124,7 @@ impl Session {
     pub fn open(
         pairing: Pairing,
         peer: &PythonPeer,
+        placement: Placement,
         name: &str,
         ring: usize,
         len: usize,
@@ -114,29 +139,40 @@ impl Session {
         ];
         let mut session = Session {
             name: name.to_owned(),
+            counter: None,
             writer: None,
             reader: None,
             touch: roles::touch(&roles::source_data(len)),
         };
         let command = endpoint(pairing.reader, peer, &read_args)?;
         let mut reader = EndpointProcess::spawn(command, &pairing.reader.label("reader"))?;
+        placement.pin_first(reader.pid())?;
         reader.expect("ready")?;
+        let reader_pid = reader.pid();
         session.reader = Some(reader);
         let write_args = ["write".into(), name.into(), len.to_string()];
         let command = endpoint(pairing.writer, peer, &write_args)?;
         let mut writer = EndpointProcess::spawn(command, &pairing.writer.label("writer"))?;
+        placement.pin_second(writer.pid())?;
         writer.expect("ready")?;
+        session.counter = Some(SleepCounter::processes(reader_pid, writer.pid()));
         session.writer = Some(writer);
         session.run(warm_frames)?;
         Ok(session)
     }
 
     /// Times one job of `frames` frames: from the `go` line to the writer until the reader's
-    /// `done` line, which it prints after releasing the last frame.
-    pub fn run(&mut self, frames: u64) -> BoxResult<Duration> {
-        let (Some(reader), Some(writer)) = (self.reader.as_mut(), self.writer.as_mut()) else {
+    /// `done` line, which it prints after releasing the last frame; and counts each side's
+    /// sleeps from before the reader's `read` line until the writer's `sent` line.
+    pub fn run(&mut self, frames: u64) -> BoxResult<(Duration, Sleeps)> {
+        let (Some(reader), Some(writer), Some(counter)) = (
+            self.reader.as_mut(),
+            self.writer.as_mut(),
+            self.counter.as_ref(),
+        ) else {
             return Err("session already closed".into());
         };
+        let before = counter.sample()?;
         reader.send(&format!("read {frames}"))?;
         let start = Instant::now();
         writer.send(&format!("go {frames}"))?;
@@ -151,7 +187,7 @@ impl Session {
             )
             .into());
         }
-        Ok(elapsed)
+        Ok((elapsed, before.until(counter.sample()?)))
     }
 
     /// Lets the writer disconnect and exit, then the reader remove the buffer and exit.
