@@ -84,12 +84,21 @@ struct Wrap {
 /// from the reader's state, so that a reader held by `&mut` reaches both without its lock.
 #[derive(Clone, Copy)]
 pub(crate) struct RingView<'a> {
-    pub(crate) shm: &'a SharedMemory,
-    pub(crate) payload_offset: usize,
-    pub(crate) payload_size: u64,
+    shm: &'a SharedMemory,
+    payload_offset: usize,
+    payload_size: u64,
 }
 
 impl<'a> RingView<'a> {
+    #[inline]
+    pub(crate) fn new(shm: &'a SharedMemory, payload_offset: usize, payload_size: u64) -> Self {
+        RingView {
+            shm,
+            payload_offset,
+            payload_size,
+        }
+    }
+
     #[inline]
     fn oieb(self) -> Oieb<'a> {
         Oieb::new(self.shm)

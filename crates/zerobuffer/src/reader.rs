@@ -135,11 +135,7 @@ impl Reader {
 
     #[inline]
     fn ring(&self) -> RingView<'_> {
-        RingView {
-            shm: &self.shm,
-            payload_offset: self.payload_offset,
-            payload_size: self.payload_size,
-        }
+        RingView::new(&self.shm, self.payload_offset, self.payload_size)
     }
 
     #[inline]
@@ -169,11 +165,7 @@ impl Reader {
     pub(crate) fn take_next_exclusive(&mut self, timeout: Duration) -> Result<Taken> {
         self.wait_for_frame(timeout)?;
         // The fields one by one, not `self.ring()`: the view and the state are borrowed apart.
-        let ring = RingView {
-            shm: &self.shm,
-            payload_offset: self.payload_offset,
-            payload_size: self.payload_size,
-        };
+        let ring = RingView::new(&self.shm, self.payload_offset, self.payload_size);
         let taken = ring.take(self.state.get_mut(), true);
         self.finish_take(taken)
     }

@@ -91,7 +91,7 @@ impl AnyReader {
         })
     }
 
-    /// Takes, consumes and releases `job.frames` frames. The three loops are written alike,
+    /// Takes, consumes and releases `job.frames` frames. One loop, expanded for each reader,
     /// so that the pairings differ in the reader they call, not in the code around it (a
     /// closure-driven loop for some and a plain one for others measured up to a quarter apart
     /// with both ends in one thread).
@@ -99,25 +99,18 @@ impl AnyReader {
         let mut sum = 0u64;
         let failed =
             |i: u64, e: &dyn std::fmt::Display| format!("frame {i} of {}: {e}", job.frames);
+        macro_rules! drain_with {
+            ($read:expr) => {
+                for i in 0..job.frames {
+                    let frame = $read.map_err(|e| failed(i, &e))?;
+                    sum = sum.wrapping_add(checked_consume(job, &frame, sink)?);
+                }
+            };
+        }
         match self {
-            AnyReader::Bare(r) => {
-                for i in 0..job.frames {
-                    let frame = r.read(TIMEOUT).map_err(|e| failed(i, &e))?;
-                    sum = sum.wrapping_add(checked_consume(job, &frame, sink)?);
-                }
-            }
-            AnyReader::Ours(r) => {
-                for i in 0..job.frames {
-                    let frame = r.read_frame(TIMEOUT).map_err(|e| failed(i, &e))?;
-                    sum = sum.wrapping_add(checked_consume(job, &frame, sink)?);
-                }
-            }
-            AnyReader::Exclusive(r) => {
-                for i in 0..job.frames {
-                    let frame = r.read_frame_exclusive(TIMEOUT).map_err(|e| failed(i, &e))?;
-                    sum = sum.wrapping_add(checked_consume(job, &frame, sink)?);
-                }
-            }
+            AnyReader::Bare(r) => drain_with!(r.read(TIMEOUT)),
+            AnyReader::Ours(r) => drain_with!(r.read_frame(TIMEOUT)),
+            AnyReader::Exclusive(r) => drain_with!(r.read_frame_exclusive(TIMEOUT)),
         }
         Ok(sum)
     }

@@ -48,7 +48,8 @@ fn run_role(args: &[String]) -> BoxResult<()> {
     let words: Vec<&str> = args.iter().map(String::as_str).collect();
     let wait: WaitStrategy = match env::var(WAIT_ENV) {
         Ok(text) => text.parse()?,
-        Err(_) => WaitStrategy::Block,
+        Err(env::VarError::NotPresent) => WaitStrategy::Block,
+        Err(e) => return Err(format!("{WAIT_ENV}: {e}").into()),
     };
     match words.as_slice() {
         ["read", name, metadata, payload, len] => read_role(
